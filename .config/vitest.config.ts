@@ -1,0 +1,33 @@
+import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+// Workspace packages resolve to their TypeScript sources in tests, so tests never run against a stale dist/.
+const resolve = {
+  alias: Object.fromEntries(
+    ["core", "registry-server", "client", "cli"].map((p) => [`@dpkg/${p}`, `${root}/packages/${p}/src/index.ts`]),
+  ),
+};
+const pkg = (name: string) => ({
+  resolve,
+  test: { name, root: `${root}/packages/${name}`, include: ["test/**/*.test.ts"] },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      pkg("core"),
+      pkg("registry-server"),
+      pkg("client"),
+      pkg("cli"),
+      {
+        resolve,
+        test: { name: "e2e", root: `${root}/test`, include: ["e2e/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+    ],
+    reporters: process.env.CI ? ["default", ["json", { outputFile: `${root}/.test-results/vitest.json` }]] : ["default"],
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
