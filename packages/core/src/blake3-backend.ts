@@ -34,8 +34,23 @@ const MODULES: Record<Blake3BackendName, string> = {
   wasm: "blake3-wasm",
 };
 
-/** Loads one implementation; throws if it is not installed or cannot load on this platform. */
-export async function loadBlake3Backend(name: Blake3BackendName): Promise<Blake3Backend> {
+// Each blake3-wasm load() instantiates a fresh Emscripten module, which adds process-wide
+// uncaughtException/unhandledRejection listeners and its own wasm memory; so load each backend once.
+const loaded = new Map<Blake3BackendName, Promise<Blake3Backend>>();
+
+/** Loads one implementation (once per process); throws if it is not installed or cannot load here. */
+export function loadBlake3Backend(name: Blake3BackendName): Promise<Blake3Backend> {
+  let backend = loaded.get(name);
+  if (backend === undefined) {
+    backend = loadUncached(name);
+    loaded.set(name, backend);
+    // A failed load may succeed later (e.g. after a rebuild); do not cache the failure.
+    backend.catch(() => loaded.delete(name));
+  }
+  return backend;
+}
+
+async function loadUncached(name: Blake3BackendName): Promise<Blake3Backend> {
   const specifier: string = MODULES[name];
   const imported = (await import(specifier)) as Blake3Module & { default?: Blake3Module };
   // CommonJS modules arrive with their exports on `default` under some loaders.

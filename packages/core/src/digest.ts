@@ -91,7 +91,12 @@ export function digestBytes(data: Uint8Array | string): Digest {
 /** Hashes a byte stream with bounded memory. */
 export async function digestStream(source: AsyncIterable<Uint8Array>): Promise<{ digest: Digest; size: number }> {
   const d = createDigester();
-  for await (const chunk of source) d.update(chunk);
+  try {
+    for await (const chunk of source) d.update(chunk);
+  } catch (err) {
+    d.dispose(); // the WebAssembly backend would otherwise keep the hasher's memory
+    throw err;
+  }
   const size = d.size;
   return { digest: d.digest(), size };
 }

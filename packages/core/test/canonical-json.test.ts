@@ -4,7 +4,9 @@ import { isDpkgError } from "../src/errors.js";
 
 describe("canonicalJson", () => {
   it("sorts keys at every depth and drops whitespace", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
   it("sorts keys by UTF-8 bytes, not UTF-16 units", () => {
     // U+1F600 (surrogate pair in UTF-16) sorts after U+FF21 in UTF-8.

@@ -1,0 +1,169 @@
+/**
+ * The metadata index: everything the registry answers reads from. SQLite now, PostgreSQL later,
+ * both behind this interface and one contract suite (test/contract/metadata-store-contract.ts).
+ * Methods are async so that a networked database fits the same shape.
+ *
+ * Everything here can be rebuilt from the bucket (reindex): the index is a cache of the bucket's
+ * manifests, revision records and tag files, plus blob locations and tokens.
+ */
+import type { Digest, JsonObject, ManifestEntry, ManifestHeader, PackageName, RefSelector } from "@dpkg/core";
+import type { QueryNode } from "@dpkg/core";
+
+export interface RevisionRecord {
+  namespace: string;
+  name: string;
+  digest: Digest;
+  parent: Digest | null;
+  message: string;
+  author: string;
+  createdAt: Date;
+  entryCount: number;
+  totalSize: number;
+}
+
+export interface PackageRecord {
+  namespace: string;
+  name: string;
+  /** Package metadata from the header of the latest revision's manifest. */
+  meta: JsonObject;
+  latest: RevisionRecord | null;
+  tags: Record<string, Digest>;
+  createdAt: Date;
+}
+
+export interface TagMoveRecord {
+  tag: string;
+  from: Digest | null;
+  to: Digest | null;
+  by: string;
+  at: Date;
+}
+
+/** Where a blob's bytes are: an object key of the blob store and a byte range within it. */
+export interface BlobLocationRecord {
+  digest: Digest;
+  size: number;
+  key: string;
+  /** Inclusive. */
+  start: number;
+  /** Exclusive. */
+  end: number;
+}
+
+export interface CommitInput {
+  pkg: PackageName;
+  /** A manifest previously stored with stageManifest. */
+  digest: Digest;
+  message: string;
+  author: string;
+  createdAt: Date;
+  /** Tags to point at this revision, besides `latest` (moved unless `moveLatest` is false). */
+  tags: string[];
+  moveLatest: boolean;
+  /** undefined: no check; null: the package must have no revision yet; a digest: latest must be it. */
+  expectParent?: Digest | null;
+}
+
+export interface CommitResult {
+  revision: RevisionRecord;
+  /** True when the content equals the current latest; nothing new was recorded. */
+  unchanged: boolean;
+  /** Tags that now point at the revision because of this commit. */
+  tags: string[];
+}
+
+export interface EntrySelection {
+  where?: QueryNode;
+  /** Entry-path globs (see core's path-glob rules); an entry matches if any glob does. */
+  paths?: string[];
+  /** Only entries whose path sorts after this one (pagination). */
+  after?: string;
+  limit?: number;
+}
+
+export type Scope = { kind: "admin" } | { kind: "read" | "write"; pattern: string };
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface SearchHitRecord {
+  namespace: string;
+  name: string;
+  title: string | null;
+  description: string | null;
+  matchedPaths: string[];
+  score: number;
+}
+
+export interface MetadataStore {
+  // --- manifests -------------------------------------------------------------------------
+  /** True when the manifest and all its entries are indexed. */
+  hasManifest(digest: Digest): Promise<boolean>;
+  /**
+   * Indexes a manifest's entries in batches, outside any commit transaction, so a 1,000,000-entry
+   * manifest never holds the write lock for long. Idempotent; a manifest is usable only once fully
+   * staged, and invisible until a revision references it.
+   */
+  stageManifest(
+    digest: Digest,
+    header: ManifestHeader,
+    summary: { entryCount: number; totalSize: number },
+    entries: AsyncIterable<ManifestEntry>,
+  ): Promise<void>;
+  /** Digests named by a staged manifest that have no known blob location (commit refuses those). */
+  missingBlobsOfManifest(digest: Digest, limit: number): Promise<Digest[]>;
+
+  // --- revisions and tags ----------------------------------------------------------------
+  /** Records a revision and moves tags in one transaction; throws E_CONFLICT on a parent mismatch. */
+  commit(input: CommitInput): Promise<CommitResult>;
+  getPackage(pkg: PackageName): Promise<PackageRecord | null>;
+  listRevisions(pkg: PackageName, options: { limit: number; before?: Date }): Promise<RevisionRecord[]>;
+  /** A revision of this package by tag or (unique) digest prefix; E_NOT_FOUND / E_AMBIGUOUS_REF. */
+  resolve(pkg: PackageName, selector: RefSelector): Promise<RevisionRecord>;
+  setTag(pkg: PackageName, tag: string, target: Digest, by: string, at: Date): Promise<TagMoveRecord>;
+  deleteTag(pkg: PackageName, tag: string, by: string, at: Date): Promise<TagMoveRecord>;
+  tagHistory(pkg: PackageName, tag?: string): Promise<TagMoveRecord[]>;
+
+  // --- entries ---------------------------------------------------------------------------
+  /** Entries of a staged manifest, in path order, filtered in the database. */
+  selectEntries(manifest: Digest, selection: EntrySelection): AsyncIterable<ManifestEntry>;
+
+  // --- blobs -----------------------------------------------------------------------------
+  /** Of `digests`, those that `namespace` has not proven it holds (upload or a revision in it). */
+  missingBlobs(namespace: string, digests: Digest[]): Promise<Digest[]>;
+  /** Records where blobs now are, and that `namespace` holds them. */
+  recordBlobs(namespace: string, locations: BlobLocationRecord[]): Promise<void>;
+  /** Locations of those digests that some revision of `pkg` references; others are left out. */
+  blobLocations(pkg: PackageName, digests: Digest[]): Promise<BlobLocationRecord[]>;
+
+  // --- namespaces, tokens, search ---------------------------------------------------------
+  setNamespacePublic(namespace: string, isPublic: boolean): Promise<void>;
+  isNamespacePublic(namespace: string): Promise<boolean>;
+  createToken(input: { id: string; name: string; hash: string; scopes: Scope[]; createdAt: Date }): Promise<void>;
+  /** The token whose stored hash equals `hash` (compare in constant time where possible). */
+  findToken(hash: string): Promise<TokenRecord | null>;
+  touchToken(id: string, at: Date): Promise<void>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(id: string): Promise<boolean>;
+  search(text: string, options: { limit: number; canRead: (namespace: string) => boolean }): Promise<SearchHitRecord[]>;
+
+  // --- reindex and gc ----------------------------------------------------------------------
+  /** Records a revision read back from the bucket, as it was (no tag moves, no parent check). Idempotent. */
+  importRevision(record: RevisionRecord): Promise<void>;
+  /** Sets a tag read back from the bucket, as it was. Idempotent. */
+  importTag(pkg: PackageName, move: TagMoveRecord): Promise<void>;
+  /** Object keys holding at least one blob that a revision or a staged manifest references. */
+  liveObjectKeys(): Promise<Set<string>>;
+  /** Forgets every location inside these objects (after gc deleted them). */
+  forgetObjects(keys: string[]): Promise<void>;
+
+  // --- lifecycle -------------------------------------------------------------------------
+  /** Runs the database's own consistency check; returns the problems found (empty when sound). */
+  integrityCheck(): Promise<string[]>;
+  close(): Promise<void>;
+}
