@@ -10,14 +10,19 @@ const resolve = {
 };
 const pkg = (name: string) => ({
   resolve,
-  test: { name, root: `${root}/packages/${name}`, include: ["test/**/*.test.ts"] },
+  // Timeouts are per project: projects do not inherit the root's.
+  test: { name, root: `${root}/packages/${name}`, include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
 });
 
 export default defineConfig({
   test: {
     projects: [
       pkg("core"),
-      pkg("registry-server"),
+      // One s3rver for the whole run, started by the global setup; test files each make their own bucket.
+      {
+        ...pkg("registry-server"),
+        test: { ...pkg("registry-server").test, globalSetup: [`${root}/packages/registry-server/test/helpers/global-setup.ts`] },
+      },
       pkg("client"),
       pkg("cli"),
       {
@@ -27,7 +32,5 @@ export default defineConfig({
     ],
     reporters: process.env.CI ? ["default", ["json", { outputFile: `${root}/.test-results/vitest.json` }]] : ["default"],
     pool: "forks",
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
   },
 });

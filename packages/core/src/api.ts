@@ -76,6 +76,8 @@ export type UploadResponse = Static<typeof UploadResponse>;
 
 export const CommitQuery = Type.Object(
   {
+    /** The manifest's top hash, computed by the client; the registry refuses a body that hashes otherwise. */
+    digest: DigestSchema,
     message: Type.Optional(Type.String({ maxLength: 10_000 })),
     tag: Type.Optional(Type.Union([TagSchema, Type.Array(TagSchema, { maxItems: 32 })])),
     expectParent: Type.Optional(Type.Union([DigestSchema, Type.Literal("none")])),
@@ -146,19 +148,27 @@ export const EntriesQuery = Type.Object({
 });
 export type EntriesQuery = Static<typeof EntriesQuery>;
 
-/** Where the bytes of one blob can be read: a URL plus the byte range of the blob within it. */
-export const BlobLocation = Type.Object({
-  digest: DigestSchema,
-  size: Type.Integer({ minimum: 0 }),
+/**
+ * Where bytes can be read: one URL and one byte range holding one or more whole blobs back to back
+ * (adjacent blobs of a pack are merged so a client needs few requests). The URL is presigned (S3)
+ * or signed by the registry (folder store) for exactly that range: send `Range: bytes=start-(end-1)`.
+ */
+export const LocationGroup = Type.Object({
   url: Type.String(),
-  /** Inclusive start, exclusive end, within the object at `url`. */
+  /** Inclusive start and exclusive end of the range within the object at `url`. */
   start: Type.Integer({ minimum: 0 }),
   end: Type.Integer({ minimum: 0 }),
-  /** True when `url` is the registry itself (send the bearer token); false for presigned URLs. */
+  /** True when `url` points at the registry itself rather than at the object store. */
   viaRegistry: Type.Boolean(),
+  /** The blobs in the range, in order; `offset` is relative to `start`. */
+  blobs: Type.Array(Type.Object({ digest: DigestSchema, size: Type.Integer({ minimum: 0 }), offset: Type.Integer({ minimum: 0 }) })),
 });
-export type BlobLocation = Static<typeof BlobLocation>;
-export const LocationsResponse = Type.Object({ locations: Type.Array(BlobLocation) });
+export type LocationGroup = Static<typeof LocationGroup>;
+export const LocationsResponse = Type.Object({
+  groups: Type.Array(LocationGroup),
+  /** Requested digests this package does not reference (or that are not stored). */
+  unknown: Type.Array(DigestSchema),
+});
 export type LocationsResponse = Static<typeof LocationsResponse>;
 
 export const SearchQuery = Type.Object({

@@ -9,4 +9,5 @@ export * from "./manifest/manifest-line.js";
 export * from "./manifest/entry-order.js";
 export * from "./manifest/manifest-stream.js";
 export * from "./path-glob.js";
+export * from "./query/index.js";
 export * as api from "./api.js";

@@ -55,10 +55,18 @@ function checkGlob(glob: string): void {
           ? "starts with '/' (entry paths are relative to the package root)"
           : glob.startsWith("!")
             ? "is negated ('!'), which is not supported: select what you want instead"
-            : /[\u0000-\u001f\u007f]/.test(glob)
+            : hasControlCharacter(glob)
               ? "contains a control character"
               : null;
   if (problem !== null) {
     throw new DpkgError("E_BAD_PATH", `path glob ${JSON.stringify(glob)} ${problem}`, { glob });
   }
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }

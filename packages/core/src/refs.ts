@@ -35,8 +35,8 @@ const WHITESPACE_RE = /\s/;
 
 /** "contains whitespace at position N" (1-based, code points), or null. */
 function whitespaceProblem(text: string): string | null {
-  const at = [...text].findIndex((ch) => WHITESPACE_RE.test(ch));
-  return at === -1 ? null : `contains whitespace at position ${at + 1}`;
+  if (!WHITESPACE_RE.test(text)) return null;
+  return `contains whitespace at position ${[...text].findIndex((ch) => WHITESPACE_RE.test(ch)) + 1}`;
 }
 
 export function isValidPackagePart(text: string): boolean {

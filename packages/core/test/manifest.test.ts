@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { digestBytes, type Digest } from "../src/digest.js";
+import { digestBytes } from "../src/digest.js";
 import { DpkgError, isDpkgError } from "../src/errors.js";
 import { encodeManifest, parseManifest, readManifest, summarizeManifest } from "../src/manifest/manifest-stream.js";
 import type { ManifestEntry } from "../src/manifest/manifest-line.js";
@@ -67,7 +67,7 @@ describe("manifest vectors", () => {
 describe("manifest rejection", () => {
   for (const c of invalid.cases) {
     it(`rejects ${c.name} with ${c.code} at line ${c.line}`, async () => {
-      const raw = "text" in c && c.text !== undefined ? c.text : (c.lines as string[]).map((l) => l + "\n").join("");
+      const raw = "text" in c && c.text !== undefined ? c.text : (c.lines).map((l) => l + "\n").join("");
       const body = raw
         .replace(/^H$/m, HEADER)
         .replace(/^H\n/, HEADER + "\n")
@@ -113,7 +113,7 @@ describe("manifest rejection", () => {
       code: "E_BAD_MANIFEST",
     });
     await expect(
-      text(encodeManifest({}, [{ path: "a", size: 1, digest: "blake3:00" as Digest }])),
+      text(encodeManifest({}, [{ path: "a", size: 1, digest: "blake3:00" }])),
     ).rejects.toMatchObject({ code: "E_BAD_MANIFEST" });
   });
 });

@@ -72,7 +72,7 @@ function parseLine(line: string, where: string): JsonObject {
   } catch (e) {
     fail(where, `invalid JSON (${(e as Error).message})`);
   }
-  if (!isJsonObject(value as JsonValue)) fail(where, "each line must be a JSON object");
+  if (!isJsonObject(value)) fail(where, "each line must be a JSON object");
   let canonical: string;
   try {
     canonical = canonicalJson(value, where);
@@ -85,7 +85,7 @@ function parseLine(line: string, where: string): JsonObject {
       expected: canonical.length <= 300 ? canonical : undefined,
     });
   }
-  return value as JsonObject;
+  return value;
 }
 
 function checkEntry(value: Record<string, unknown>, where: string): void {
@@ -98,5 +98,5 @@ function checkEntry(value: Record<string, unknown>, where: string): void {
     fail(where, `size must be a non-negative integer, got ${JSON.stringify(value.size)}`);
   }
   if (!isDigest(value.digest)) fail(where, `digest ${JSON.stringify(value.digest)} is not blake3: + 64 lowercase hex`);
-  if (value.meta !== undefined && !isJsonObject(value.meta as JsonValue)) fail(where, "meta must be a JSON object");
+  if (value.meta !== undefined && !isJsonObject(value.meta)) fail(where, "meta must be a JSON object");
 }

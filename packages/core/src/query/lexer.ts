@@ -36,7 +36,11 @@ export function describeToken(token: Token): string {
 /** Splits query text into tokens; the last token is always `end`. Runs in linear time. */
 export function tokenize(text: string): Token[] {
   if (text.length > MAX_QUERY_LENGTH) {
-    throw querySyntaxError(MAX_QUERY_LENGTH + 1, `a query of at most ${MAX_QUERY_LENGTH} characters`, `${text.length} characters`);
+    throw querySyntaxError(
+      MAX_QUERY_LENGTH + 1,
+      `a query of at most ${MAX_QUERY_LENGTH} characters`,
+      `${text.length} characters`,
+    );
   }
   checkCharacters(text);
   const tokens: Token[] = [];
@@ -79,7 +83,8 @@ function quotedEnd(text: string, start: number, quote: string): number {
     const close = text.indexOf(quote, i);
     if (close < 0) {
       // Point at the opening quote: the end of the text is rarely where the mistake is.
-      const what = quote === "'" ? "a closing ' for the string that starts here" : 'a closing " for the name that starts here';
+      const what =
+        quote === "'" ? "a closing ' for the string that starts here" : 'a closing " for the name that starts here';
       throw querySyntaxError(start + 1, what, "end of query");
     }
     if (text.charAt(close + 1) !== quote) return close + 1;
@@ -122,8 +127,12 @@ function checkCharacters(text: string): void {
 
 function unexpectedCharacter(text: string, i: number): Error {
   const cp = text.codePointAt(i) ?? 0;
-  const found = cp < 0x20 || cp === 0x7f ? `control character U+${cp.toString(16).padStart(4, "0").toUpperCase()}` : quoteText(String.fromCodePoint(cp));
+  const found =
+    cp < 0x20 || cp === 0x7f
+      ? `control character U+${cp.toString(16).padStart(4, "0").toUpperCase()}`
+      : quoteText(String.fromCodePoint(cp));
   if (text.charAt(i) === "!") return querySyntaxError(i + 1, "'!=' (a lone '!' is not an operator)", found);
-  if (text.charAt(i) === "-") return querySyntaxError(i + 1, "a digit after '-' in a number", quoteText(text.slice(i, i + 2)));
+  if (text.charAt(i) === "-")
+    return querySyntaxError(i + 1, "a digit after '-' in a number", quoteText(text.slice(i, i + 2)));
   return querySyntaxError(i + 1, "a field, value, operator or parenthesis", found);
 }

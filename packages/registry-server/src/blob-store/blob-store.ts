@@ -36,8 +36,10 @@ export interface BlobStore {
   /**
    * A URL anyone holding it can GET (honouring Range headers) until it expires, or null when the store
    * has no such URLs and the registry must serve the bytes itself. Does not check that `key` exists.
+   * With `range`, the URL serves exactly those bytes and no others (the Range header is signed): packs
+   * hold blobs of many packages, and a URL must never open more of one than the caller may read.
    */
-  presignGet(key: string, expiresInSeconds: number): Promise<string | null>;
+  presignGet(key: string, expiresInSeconds: number, range?: ByteRange): Promise<string | null>;
 
   /** Where the bytes live, for logs. Never contains credentials. */
   describe(): string;

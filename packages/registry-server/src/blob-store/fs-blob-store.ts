@@ -56,7 +56,12 @@ export class FsBlobStore implements BlobStore {
       if (options.overwrite) {
         await rename(tmp, path).catch(failed);
       } else if (!(await linkExclusive(tmp, path).catch(failed))) {
-        return { created: false, size: (await this.stat(key))?.size ?? size };
+        const existing = await this.stat(key);
+        // EEXIST from a folder (the key is a prefix of other keys) is not an object the put could skip.
+        if (!existing) {
+          throw new DpkgError("E_IO", `filesystem blob store: put ${key} failed (a folder is in the way)`, { key });
+        }
+        return { created: false, size: existing.size };
       }
       await syncDirectory(dirname(path));
       return { created: true, size };
@@ -118,9 +123,10 @@ export class FsBlobStore implements BlobStore {
     yield* this.walk(slash === -1 ? "" : prefix.slice(0, slash + 1), prefix);
   }
 
-  presignGet(key: string): Promise<string | null> {
+  /** Always null: there is no URL to hand out, so the registry serves these bytes itself. */
+  async presignGet(key: string, _expiresInSeconds: number, _range?: ByteRange): Promise<string | null> {
     assertValidKey(key);
-    return Promise.resolve(null);
+    return null;
   }
 
   private async *walk(dirKey: string, prefix: string): AsyncGenerator<ListedBlob, void, undefined> {
@@ -217,7 +223,12 @@ function isMissing(err: unknown): boolean {
 function ioError(op: string, key: string, err: unknown): DpkgError {
   if (err instanceof DpkgError) return err;
   const errno = errnoCode(err) ?? "unknown error";
-  return new DpkgError("E_IO", `filesystem blob store: ${op} ${key} failed (${errno})`, { key, op, errno }, {
-    cause: err,
-  });
+  return new DpkgError(
+    "E_IO",
+    `filesystem blob store: ${op} ${key} failed (${errno})`,
+    { key, op, errno },
+    {
+      cause: err,
+    },
+  );
 }

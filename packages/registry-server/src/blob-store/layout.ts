@@ -15,12 +15,16 @@
  * file names and needs escaping in URLs, and the fixed width keeps lexicographic order chronological,
  * so listing a package's revisions yields them oldest first on S3.
  */
-import { DpkgError, digestFromHex, digestHex, isDigest, type Digest } from "@dpkg/core";
-
-export interface PackageName {
-  namespace: string;
-  name: string;
-}
+import {
+  DpkgError,
+  digestFromHex,
+  digestHex,
+  isDigest,
+  isValidPackagePart,
+  isValidTag,
+  type Digest,
+  type PackageName,
+} from "@dpkg/core";
 
 export type ParsedKey =
   | { kind: "blob"; digest: Digest }
@@ -36,9 +40,6 @@ export const PACKS_PREFIX = "packs/";
 export const MANIFESTS_PREFIX = "manifests/";
 export const REFS_PREFIX = "refs/";
 
-// The grammar of core's refs.ts; repeated here so that no key is ever built from an unchecked name.
-const PART_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const KEY_TIME_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2}\.\d{3})Z$/;
 
 function shard(digest: Digest): string {
@@ -69,7 +70,8 @@ export function manifestKey(digest: Digest): string {
 
 /** `refs/<ns>/<name>/`: everything stored about one package. */
 export function packageRefsPrefix(pkg: PackageName): string {
-  if (!PART_RE.test(pkg.namespace) || !PART_RE.test(pkg.name)) {
+  // Checked again here so that no key is ever built from an unchecked name.
+  if (!isValidPackagePart(pkg.namespace) || !isValidPackagePart(pkg.name)) {
     const text = `${pkg.namespace}/${pkg.name}`;
     throw new DpkgError("E_BAD_NAME", `package name ${JSON.stringify(text)} is invalid`, { name: text });
   }
@@ -90,7 +92,7 @@ export function revisionKey(pkg: PackageName, time: Date | string, digest: Diges
 }
 
 export function tagKey(pkg: PackageName, tag: string): string {
-  if (!TAG_RE.test(tag)) throw new DpkgError("E_BAD_TAG", `tag ${JSON.stringify(tag)} is invalid`, { tag });
+  if (!isValidTag(tag)) throw new DpkgError("E_BAD_TAG", `tag ${JSON.stringify(tag)} is invalid`, { tag });
   return `${tagsPrefix(pkg)}${tag}.json`;
 }
 
@@ -118,14 +120,14 @@ export function fromKeyTime(keyTime: string): string | null {
 
 const HEX = "[0-9a-f]{64}";
 const SHARDED = `([0-9a-f]{2})/(${HEX})`;
-const PART = "[a-z0-9][a-z0-9._-]{0,63}";
+const SEGMENT = "[^/]+";
 const PATTERNS = {
   blob: new RegExp(`^blobs/${SHARDED}$`),
   pack: new RegExp(`^packs/${SHARDED}\\.pack$`),
   packIndex: new RegExp(`^packs/${SHARDED}\\.idx$`),
   manifest: new RegExp(`^manifests/(${HEX})\\.jsonl$`),
-  revision: new RegExp(`^refs/(${PART})/(${PART})/revisions/([^/_]+)_(${HEX})\\.json$`),
-  tag: new RegExp(`^refs/(${PART})/(${PART})/tags/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\\.json$`),
+  revision: new RegExp(`^refs/(${SEGMENT})/(${SEGMENT})/revisions/([^/_]+)_(${HEX})\\.json$`),
+  tag: new RegExp(`^refs/(${SEGMENT})/(${SEGMENT})/tags/(${SEGMENT})\\.json$`),
 };
 
 /** Classifies a key for reindex; anything the builders above would not produce is `unknown`. */
@@ -150,15 +152,22 @@ export function parseKey(key: string): ParsedKey {
   if (revision) {
     const [, namespace, name, keyTime, hex] = revision;
     const time = fromKeyTime(keyTime ?? "");
-    if (namespace === undefined || name === undefined || hex === undefined || time === null) return unknown;
-    return { kind: "revision", package: { namespace, name }, time, digest: digestFromHex(hex) };
+    const pkg = packageOf(namespace, name);
+    if (pkg === null || hex === undefined || time === null) return unknown;
+    return { kind: "revision", package: pkg, time, digest: digestFromHex(hex) };
   }
 
   const tag = PATTERNS.tag.exec(key);
   if (tag) {
     const [, namespace, name, tagName] = tag;
-    if (namespace === undefined || name === undefined || tagName === undefined) return unknown;
-    return { kind: "tag", package: { namespace, name }, tag: tagName };
+    const pkg = packageOf(namespace, name);
+    if (pkg === null || tagName === undefined || !isValidTag(tagName)) return unknown;
+    return { kind: "tag", package: pkg, tag: tagName };
   }
   return unknown;
+}
+
+function packageOf(namespace: string | undefined, name: string | undefined): PackageName | null {
+  if (namespace === undefined || name === undefined) return null;
+  return isValidPackagePart(namespace) && isValidPackagePart(name) ? { namespace, name } : null;
 }

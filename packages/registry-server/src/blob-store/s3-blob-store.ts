@@ -7,8 +7,6 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -36,7 +34,10 @@ import {
   isInvalidRange,
   isNotFound,
   isPreconditionFailed,
+  PartUploader,
+  readParts,
   safeEndpoint,
+  servedRange,
   toStoreError,
   type S3ConnectionOptions,
   type StoreLogger,
@@ -46,7 +47,6 @@ const MIB = 1024 * 1024;
 /** S3's lower bound for every part but the last. */
 export const MIN_PART_SIZE = 5 * MIB;
 export const DEFAULT_PART_SIZE = 8 * MIB;
-const MAX_PARTS = 10_000;
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
 export interface S3BlobStoreOptions extends S3ConnectionOptions {
@@ -71,6 +71,7 @@ export interface S3BlobStoreOptions extends S3ConnectionOptions {
  */
 export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
+  private readonly ownsClient: boolean;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly endpoint: string | undefined;
@@ -84,15 +85,23 @@ export class S3BlobStore implements BlobStore {
     if (prefix !== "") assertValidPrefix(prefix);
     const partSize = options.partSize ?? DEFAULT_PART_SIZE;
     if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE) {
-      throw new DpkgError("E_USAGE", `S3 part size must be an integer of at least ${MIN_PART_SIZE} bytes`, { partSize });
+      throw new DpkgError("E_USAGE", `S3 part size must be an integer of at least ${MIN_PART_SIZE} bytes`, {
+        partSize,
+      });
     }
     this.client = options.client ?? createS3Client(options);
+    this.ownsClient = options.client === undefined;
     this.bucket = options.bucket;
     this.prefix = prefix === "" ? "" : `${prefix}/`;
     this.endpoint = options.endpoint;
     this.partSize = partSize;
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
     this.logger = options.logger;
+  }
+
+  /** Closes the connections of a client this store made; one passed in belongs to the caller. */
+  close(): void {
+    if (this.ownsClient) this.client.destroy();
   }
 
   describe(): string {
@@ -135,10 +144,13 @@ export class S3BlobStore implements BlobStore {
     const header = range ? `bytes=${range.start}-${range.end - 1}` : undefined;
     let out;
     try {
-      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: header }));
+      out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: header }),
+      );
     } catch (err) {
-      if (range && isInvalidRange(err)) throw rangeOutsideObject(key, range, (await this.stat(key))?.size ?? 0);
-      throw toStoreError(err, "get", key);
+      if (!range || !isInvalidRange(err)) throw toStoreError(err, "get", key);
+      const info = await this.stat(key);
+      throw info ? rangeOutsideObject(key, range, info.size) : objectNotFound(key);
     }
     if (!(out.Body instanceof Readable)) throw new DpkgError("E_INTERNAL", `S3 get ${key}: response has no body`);
     if (!range) return out.Body;
@@ -188,15 +200,22 @@ export class S3BlobStore implements BlobStore {
     } while (token !== undefined);
   }
 
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  async presignGet(key: string, expiresInSeconds: number, range?: ByteRange): Promise<string> {
     assertValidKey(key);
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS) {
       throw new DpkgError("E_BAD_REQUEST", `presigned URLs expire after 1 to ${MAX_PRESIGN_SECONDS} seconds`, {
         expiresInSeconds,
       });
     }
-    const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key });
-    return getSignedUrl(this.client, command, { expiresIn: expiresInSeconds }).catch((err: unknown) => {
+    if (range !== undefined) assertValidRange(key, range);
+    // With a range, the Range header is part of the signature: the URL then serves those bytes only.
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: this.prefix + key,
+      ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
+    });
+    const signableHeaders = range === undefined ? undefined : new Set(["range"]);
+    return getSignedUrl(this.client, command, { expiresIn: expiresInSeconds, ...(signableHeaders ? { signableHeaders } : {}) }).catch((err: unknown) => {
       throw toStoreError(err, "presign", key);
     });
   }
@@ -265,7 +284,9 @@ export class S3BlobStore implements BlobStore {
   /** Parts of an aborted upload cost storage until a lifecycle rule expires them; a failed abort only warns. */
   private async abort(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId }));
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId }),
+      );
     } catch (err) {
       const { code, status } = describeS3Failure(err);
       this.logger?.warn(

@@ -1,5 +1,11 @@
-import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+/**
+ * The S3 wire, below BlobStore semantics: client settings, error mapping, cutting a stream into
+ * multipart parts that upload a few at a time, and checking what a ranged GET served.
+ */
+import { S3Client, S3ServiceException, UploadPartCommand, type CompletedPart } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
 import { DpkgError } from "@dpkg/core";
+import { rangeOutsideObject, type ByteRange } from "./blob-store.js";
 
 export interface S3ConnectionOptions {
   /** e.g. `http://127.0.0.1:9000` for an S3-compatible server; AWS's own endpoint when absent. */
@@ -95,4 +101,141 @@ export function toStoreError(err: unknown, op: string, key: string): DpkgError {
   }
   const retryable = (status !== undefined && status >= 500) || status === 429 || RETRYABLE_CODES.has(code);
   return new DpkgError(retryable ? "E_UNAVAILABLE" : "E_INTERNAL", what, details);
+}
+
+/**
+ * Cuts a byte stream into buffers of exactly `partSize` bytes, then a shorter last one (an empty one for
+ * an empty stream). Whole buffers of known length are what keeps the SDK from sending aws-chunked bodies.
+ */
+export async function* readParts(
+  source: AsyncIterable<Uint8Array>,
+  partSize: number,
+): AsyncGenerator<Buffer, void, undefined> {
+  let pending: Uint8Array[] = [];
+  let filled = 0;
+  let yielded = false;
+  for await (const chunk of source) {
+    let rest = chunk;
+    while (filled + rest.byteLength >= partSize) {
+      const take = partSize - filled;
+      pending.push(rest.subarray(0, take));
+      rest = rest.subarray(take);
+      const part = Buffer.concat(pending, partSize);
+      pending = [];
+      filled = 0;
+      yielded = true;
+      yield part;
+    }
+    if (rest.byteLength > 0) {
+      pending.push(rest);
+      filled += rest.byteLength;
+    }
+  }
+  if (filled > 0 || !yielded) yield Buffer.concat(pending, filled);
+}
+
+const MAX_PARTS = 10_000;
+
+/** Uploads the parts of one multipart upload, at most `concurrency` at once. */
+export class PartUploader {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly done: CompletedPart[] = [];
+  private failure: DpkgError | undefined;
+  private count = 0;
+  private size = 0;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly target: { Bucket: string; Key: string; UploadId: string },
+    private readonly concurrency: number,
+    private readonly key: string,
+  ) {}
+
+  /** Starts uploading `body` once a slot is free; throws the first failed part's error instead. */
+  async add(body: Buffer): Promise<void> {
+    while (this.inFlight.size >= this.concurrency && this.failure === undefined) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+    if (this.count === MAX_PARTS) {
+      throw new DpkgError("E_TOO_LARGE", `S3 put ${this.key}: more than ${MAX_PARTS} parts; raise the part size`, {
+        key: this.key,
+      });
+    }
+    const PartNumber = ++this.count;
+    this.size += body.byteLength;
+    const command = new UploadPartCommand({ ...this.target, PartNumber, Body: body, ContentLength: body.byteLength });
+    const task: Promise<void> = this.client
+      .send(command)
+      .then((out) => {
+        if (out.ETag === undefined) throw new Error("no ETag in the UploadPart response");
+        this.done.push({ PartNumber, ETag: out.ETag });
+      })
+      .catch((err: unknown) => {
+        this.failure ??= toStoreError(err, "upload part of", this.key);
+      })
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+  }
+
+  /** Waits for every part; the parts in order for CompleteMultipartUpload, and the total size. */
+  async finish(): Promise<{ parts: CompletedPart[]; size: number }> {
+    await this.settle();
+    if (this.failure !== undefined) throw this.failure;
+    const parts = [...this.done].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    return { parts, size: this.size };
+  }
+
+  /** Waits for parts in flight without throwing: an abort must not race uploads still arriving. */
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+}
+
+/**
+ * Checks what a ranged GET actually served against what was asked. A range reaching past the end is an
+ * error, not a short read. Over-served bytes are trimmed: s3rver answers `bytes=0-0` with the whole
+ * object (it reads an end of 0 as "no end"), and a server may ignore Range altogether with a 200.
+ */
+export function servedRange(
+  key: string,
+  range: ByteRange,
+  body: Readable,
+  contentRange: string | undefined,
+  length: number,
+): Readable {
+  const served = parseContentRange(contentRange) ?? { start: 0, end: length, size: length };
+  if (range.end > served.size) {
+    body.destroy();
+    throw rangeOutsideObject(key, range, served.size);
+  }
+  if (served.start === range.start && served.end === range.end) return body;
+  if (served.start > range.start || served.end < range.end) {
+    body.destroy();
+    const asked = `${range.start}-${range.end - 1}`;
+    const got = `${served.start}-${served.end - 1}`;
+    throw new DpkgError("E_UNAVAILABLE", `S3 get ${key}: asked for bytes ${asked}, got ${got}`, { key });
+  }
+  return Readable.from(slice(body, range.start - served.start, range.end - range.start));
+}
+
+function parseContentRange(header: string | undefined): { start: number; end: number; size: number } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header ?? "");
+  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) return null;
+  const end = Number(m[2]) + 1;
+  return { start: Number(m[1]), end, size: m[3] === "*" ? Number.MAX_SAFE_INTEGER : Number(m[3]) };
+}
+
+async function* slice(body: Readable, skip: number, length: number): AsyncGenerator<Buffer, void, undefined> {
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      const from = Math.min(skip, chunk.byteLength);
+      skip -= from;
+      const piece = chunk.subarray(from, from + length);
+      length -= piece.byteLength;
+      if (piece.byteLength > 0) yield piece;
+      if (length === 0) return;
+    }
+    throw new DpkgError("E_UNAVAILABLE", "S3 response ended before the requested range");
+  } finally {
+    body.destroy();
+  }
 }

@@ -50,6 +50,18 @@ export interface BlobLocationRecord {
   end: number;
 }
 
+/**
+ * A bucket write owed by a committed transaction. commit, setTag and deleteTag queue these in the
+ * same transaction as their index change, and the registry mirrors them into the bucket afterwards
+ * (and again at startup), so a crash between the two never leaves the bucket, from which reindex
+ * rebuilds everything, short of what the index showed. A tag item names the tag only: the flusher
+ * writes its *current* target, so out-of-order flushes still converge.
+ */
+export type OutboxItem = { id: number } & (
+  | { kind: "revision"; revision: RevisionRecord }
+  | { kind: "tag"; pkg: PackageName; tag: string }
+);
+
 export interface CommitInput {
   pkg: PackageName;
   /** A manifest previously stored with stageManifest. */
@@ -107,16 +119,17 @@ export interface MetadataStore {
   /**
    * Indexes a manifest's entries in batches, outside any commit transaction, so a 1,000,000-entry
    * manifest never holds the write lock for long. Idempotent; a manifest is usable only once fully
-   * staged, and invisible until a revision references it.
+   * staged, and invisible until a revision references it. Entry count and total size are counted
+   * here, as the entries stream by (they are not known before the end). If `entries` throws (for
+   * example because the manifest did not hash to `digest`), the manifest stays incomplete.
    */
-  stageManifest(
-    digest: Digest,
-    header: ManifestHeader,
-    summary: { entryCount: number; totalSize: number },
-    entries: AsyncIterable<ManifestEntry>,
-  ): Promise<void>;
-  /** Digests named by a staged manifest that have no known blob location (commit refuses those). */
-  missingBlobsOfManifest(digest: Digest, limit: number): Promise<Digest[]>;
+  stageManifest(digest: Digest, header: ManifestHeader, entries: AsyncIterable<ManifestEntry>): Promise<void>;
+  /**
+   * Up to `limit` digests named by a staged manifest that the namespace cannot use: no known
+   * location, or no grant for `namespace` (it never proved it holds the bytes). Commit refuses
+   * those, so knowing a digest never lets anyone reference another namespace's bytes.
+   */
+  missingBlobsOfManifest(digest: Digest, namespace: string, limit: number): Promise<Digest[]>;
 
   // --- revisions and tags ----------------------------------------------------------------
   /** Records a revision and moves tags in one transaction; throws E_CONFLICT on a parent mismatch. */
@@ -144,6 +157,7 @@ export interface MetadataStore {
   // --- namespaces, tokens, search ---------------------------------------------------------
   setNamespacePublic(namespace: string, isPublic: boolean): Promise<void>;
   isNamespacePublic(namespace: string): Promise<boolean>;
+  listPublicNamespaces(): Promise<string[]>;
   createToken(input: { id: string; name: string; hash: string; scopes: Scope[]; createdAt: Date }): Promise<void>;
   /** The token whose stored hash equals `hash` (compare in constant time where possible). */
   findToken(hash: string): Promise<TokenRecord | null>;
@@ -151,6 +165,12 @@ export interface MetadataStore {
   listTokens(): Promise<TokenRecord[]>;
   revokeToken(id: string): Promise<boolean>;
   search(text: string, options: { limit: number; canRead: (namespace: string) => boolean }): Promise<SearchHitRecord[]>;
+
+  // --- bucket outbox ---------------------------------------------------------------------
+  /** Queued bucket writes, oldest first. */
+  pendingOutbox(limit: number): Promise<OutboxItem[]>;
+  /** Marks queued writes done. */
+  completeOutbox(ids: number[]): Promise<void>;
 
   // --- reindex and gc ----------------------------------------------------------------------
   /** Records a revision read back from the bucket, as it was (no tag moves, no parent check). Idempotent. */
