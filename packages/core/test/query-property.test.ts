@@ -79,11 +79,12 @@ describe("parseQuery on arbitrary input", () => {
 });
 
 describe("formatQuery", () => {
-  it("round-trips every tree through parseQuery", () => {
+  it("round-trips every tree through parseQuery (and trees through JSON)", () => {
     fc.assert(
       fc.property(queryArb, (node) => {
         const text = formatQuery(node);
         expect(parseQuery(text)).toEqual(node);
+        expect(JSON.parse(JSON.stringify(node))).toEqual(node);
         expect(formatQuery(parseQuery(text))).toBe(text);
       }),
       { numRuns: 1000 },

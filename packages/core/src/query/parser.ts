@@ -11,8 +11,9 @@
  *   operand   := "path" | "size" | "digest" | "meta" ("." (WORD | QUOTED))* | STRING | NUMBER
  *                | "TRUE" | "FALSE" | "NULL"
  *
- * Keywords are case-insensitive, field names are not. Recursion depth is bounded by
- * MAX_QUERY_DEPTH, so hostile input cannot overflow the stack.
+ * Keywords are case-insensitive, field names are not. `x = null` parses (either side may be a field
+ * or a literal) but, as in SQL, is never TRUE: `x IS NULL` is the test for null or missing.
+ * Recursion depth is bounded by MAX_QUERY_DEPTH, so hostile input cannot overflow the stack.
  */
 import { MAX_PATTERN_LENGTH, MAX_QUERY_DEPTH, type CompareOp, type Operand, type QueryNode } from "./ast.js";
 import { describeToken, tokenize, type Token } from "./lexer.js";
