@@ -27,7 +27,14 @@ export default defineConfig({
       pkg("cli"),
       {
         resolve,
-        test: { name: "e2e", root: `${root}/test`, include: ["e2e/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: {
+          name: "e2e",
+          root: `${root}/test`,
+          include: ["e2e/**/*.test.ts"],
+          globalSetup: [`${root}/packages/registry-server/test/helpers/global-setup.ts`],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
     ],
     reporters: process.env.CI ? ["default", ["json", { outputFile: `${root}/.test-results/vitest.json` }]] : ["default"],

@@ -72,7 +72,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: deps.config.jsonBodyLimit,
     requestIdHeader: "x-request-id",
     genReqId: () => crypto.randomUUID(),
-    disableRequestLogging: false,
     routerOptions: { maxParamLength: 1024 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -72,7 +72,11 @@ export async function listAll(blobs: BlobStore, prefix = ""): Promise<Map<string
   return out;
 }
 
-export async function readObject(blobs: BlobStore, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+export async function readObject(
+  blobs: BlobStore,
+  key: string,
+  range?: { start: number; end: number },
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of await blobs.get(key, range)) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks);

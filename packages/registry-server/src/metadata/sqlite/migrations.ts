@@ -137,28 +137,33 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database up to SCHEMA_VERSION; refuses one written by a newer registry. */
-export function migrate(db: Database.Database, file: string): void {
+/**
+ * Brings the database up to the last of `migrations`; refuses one written by a newer registry.
+ * Returns the version it found.
+ */
+export function migrate(db: Database.Database, file: string, migrations: readonly string[] = MIGRATIONS): number {
+  const latest = migrations.length;
   const version = (): number => db.pragma("user_version", { simple: true }) as number;
-  const refuseNewer = (found: number): never => {
+  const refuseNewer = (seen: number): never => {
     throw new DpkgError(
       "E_UNAVAILABLE",
-      `metadata database ${file} has schema version ${found}, newer than this registry understands (${SCHEMA_VERSION})`,
-      { file, found, supported: SCHEMA_VERSION },
+      `metadata database ${file} has schema version ${seen}, newer than this registry understands (${latest})`,
+      { file, found: seen, supported: latest },
       { hint: "Run a newer dpkg-registry on this data folder, or point it at another one." },
     );
   };
-  if (version() > SCHEMA_VERSION) refuseNewer(version());
+  const found = version();
+  if (found > latest) refuseNewer(found);
   for (;;) {
     // Re-read inside the write lock: another process may have migrated while we waited for it.
     const done = db.transaction(() => {
       const current = version();
-      if (current > SCHEMA_VERSION) refuseNewer(current);
-      if (current === SCHEMA_VERSION) return true;
-      db.exec(MIGRATIONS[current] ?? "");
+      if (current > latest) refuseNewer(current);
+      if (current === latest) return true;
+      db.exec(migrations[current] ?? "");
       db.pragma(`user_version = ${current + 1}`);
       return false;
     }).immediate();
-    if (done) return;
+    if (done) return found;
   }
 }

@@ -34,10 +34,10 @@ export function refreshPackageSearch(db: Database.Database, packageId: number): 
       : sql<[number, number], string>(db, "SELECT path FROM entries WHERE manifest_id = ? ORDER BY path LIMIT ?")
           .pluck()
           .all(pkg.manifest_id, SEARCH_PATHS_MAX);
-  sql<[number]>(db, "DELETE FROM package_search WHERE rowid = ?").run(packageId);
+  sql<[number]>(db, "DELETE FROM package_search WHERE rowid = CAST(? AS INTEGER)").run(packageId);
   sql<[number, string, string | null, string | null, string | null, string]>(
     db,
-    "INSERT INTO package_search (rowid, name, title, description, readme, paths) VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO package_search (rowid, name, title, description, readme, paths) VALUES (CAST(? AS INTEGER), ?, ?, ?, ?, ?)",
   ).run(
     packageId,
     pkg.full_name,

@@ -73,12 +73,16 @@ export function searchPackages(
   }));
 }
 
-/** The paths whose words matched, found by letting FTS5 mark its matches in the paths column. */
+/**
+ * The paths whose words matched, found by letting FTS5 mark its matches in the paths column. The CAST
+ * matters: better-sqlite3 binds JS numbers as REAL, and FTS5 (3.53) then silently drops a `rowid = ?`
+ * constraint that accompanies MATCH, answering for every matching row.
+ */
 function matchedPaths(db: Database.Database, query: string, packageId: number): string[] {
   const marked = sql<[string, number], string>(
     db,
     `SELECT highlight(package_search, 4, char(2), char(3)) FROM package_search
-     WHERE package_search MATCH ? AND rowid = ?`,
+     WHERE package_search MATCH ? AND rowid = CAST(? AS INTEGER)`,
   )
     .pluck()
     .get(query, packageId);
