@@ -23,8 +23,18 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
+export interface TestRegistryOptions {
+  store?: "fs" | "s3";
+  packBytes?: number;
+  largeBlobBytes?: number;
+  jsonBodyLimit?: number;
+  /** Logs are off unless a level is given; they go to `logStream` (default stdout). */
+  logLevel?: string;
+  logStream?: NodeJS.WritableStream;
+}
+
 /** A registry app (not listening; use inject) over a temp folder or a fresh s3rver bucket, and SQLite in a temp file. */
-export async function startTestRegistry(options: { store?: "fs" | "s3"; packBytes?: number; largeBlobBytes?: number } = {}): Promise<TestRegistry> {
+export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const dir = await makeTempDir("dpkg-registry");
   let blobs: BlobStore;
   if (options.store === "s3") {
@@ -47,8 +57,10 @@ export async function startTestRegistry(options: { store?: "fs" | "s3"; packByte
       presignSeconds: 600,
       packBytes: options.packBytes ?? 64 * 1024,
       largeBlobBytes: options.largeBlobBytes ?? 32 * 1024,
-      jsonBodyLimit: 1024 * 1024,
+      jsonBodyLimit: options.jsonBodyLimit ?? 1024 * 1024,
     },
+    logLevel: options.logLevel,
+    logStream: options.logStream,
   });
   await app.ready();
   const token = async (scopes: Scope[], name = "test"): Promise<string> => {

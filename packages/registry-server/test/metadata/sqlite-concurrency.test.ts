@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Digest } from "@dpkg/core";
@@ -9,6 +10,8 @@ import { entry, push, rejection } from "../contract/metadata-store/fixtures.js";
 import { makeTempDir, type TempDir } from "../helpers/temp-dir.js";
 
 const race = { namespace: "lab", name: "race" };
+/** Commits per process in the cross-process race. */
+const COUNT = 100;
 const child = (name: string): string => fileURLToPath(new URL(`child/${name}`, import.meta.url));
 
 /** Every revision, checked to form one unbroken parent chain from `latest` back to the first commit. */
@@ -101,18 +104,22 @@ describe("SqliteMetadataStore: concurrent writers on one file", () => {
   it("serializes commits from another process: none lost", { timeout: 60_000 }, async () => {
     const store = open();
     await push(store, race, [entry("seed")]);
-    const proc = fork(child("commit-race.mjs"), [file, "child", "25"], {
+    const proc = fork(child("commit-race.mjs"), [file, "child", String(COUNT)], {
       execArgv: ["--import", child("register-ts.mjs")],
       stdio: "inherit",
     });
     await message(proc, "ready");
     const finished = message(proc, "done");
     proc.send("go");
-    for (let i = 0; i < 25; i++) await push(store, race, [entry(`parent/${i}.txt`)]);
+    for (let i = 0; i < COUNT; i++) {
+      await push(store, race, [entry(`parent/${i}.txt`)]);
+      // A turn of the event loop between commits, as a server has, so that the two processes interleave.
+      await setImmediate();
+    }
     await finished;
     const revisions = await chain(store);
-    expect(revisions).toHaveLength(51);
-    expect(revisions.filter((r) => r.author === "child")).toHaveLength(25);
+    expect(revisions).toHaveLength(2 * COUNT + 1);
+    expect(revisions.filter((r) => r.author === "child")).toHaveLength(COUNT);
     expect(await store.integrityCheck()).toEqual([]);
   });
 });

@@ -47,7 +47,9 @@ describe("SqliteMetadataStore on a file", () => {
     const store = openSqliteMetadataStore(file);
     expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     const tables = store.db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all();
-    expect(tables).toEqual(expect.arrayContaining(["packages", "manifests", "entries", "revisions", "tags", "tag_moves"]));
+    expect(tables).toEqual(
+      expect.arrayContaining(["packages", "manifests", "entries", "revisions", "tags", "tag_moves"]),
+    );
     await store.close();
     const again = new Database(file);
     expect(migrate(again, file)).toBe(SCHEMA_VERSION);

@@ -156,14 +156,16 @@ export function migrate(db: Database.Database, file: string, migrations: readonl
   if (found > latest) refuseNewer(found);
   for (;;) {
     // Re-read inside the write lock: another process may have migrated while we waited for it.
-    const done = db.transaction(() => {
-      const current = version();
-      if (current > latest) refuseNewer(current);
-      if (current === latest) return true;
-      db.exec(migrations[current] ?? "");
-      db.pragma(`user_version = ${current + 1}`);
-      return false;
-    }).immediate();
+    const done = db
+      .transaction(() => {
+        const current = version();
+        if (current > latest) refuseNewer(current);
+        if (current === latest) return true;
+        db.exec(migrations[current] ?? "");
+        db.pragma(`user_version = ${current + 1}`);
+        return false;
+      })
+      .immediate();
     if (done) return found;
   }
 }

@@ -17,6 +17,7 @@ export function openDatabase(file: string): Database.Database {
     // NORMAL is durable across application crashes in WAL mode; only a power loss may drop the last commits.
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
+    db.pragma("cache_size = -65536");
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(db, file);
     return db;

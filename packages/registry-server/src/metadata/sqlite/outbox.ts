@@ -29,20 +29,22 @@ interface OutboxRow {
 
 /** Oldest first. */
 export function pendingOutbox(db: Database.Database, limit: number): OutboxItem[] {
-  return db.transaction((): OutboxItem[] => {
-    const rows = sql<[number], OutboxRow>(
-      db,
-      `SELECT o.id, o.kind, o.revision_id, o.tag, n.name AS namespace, p.name AS name
+  return db
+    .transaction((): OutboxItem[] => {
+      const rows = sql<[number], OutboxRow>(
+        db,
+        `SELECT o.id, o.kind, o.revision_id, o.tag, n.name AS namespace, p.name AS name
        FROM outbox o JOIN packages p ON p.id = o.package_id JOIN namespaces n ON n.id = p.namespace_id
        ORDER BY o.id LIMIT ?`,
-    ).all(Math.max(0, limit));
-    return rows.map((r): OutboxItem => {
-      if (r.kind === "revision" && r.revision_id !== null) {
-        return { id: r.id, kind: "revision", revision: revisionById(db, r.revision_id) };
-      }
-      return { id: r.id, kind: "tag", pkg: { namespace: r.namespace, name: r.name }, tag: r.tag ?? "" };
-    });
-  }).deferred();
+      ).all(Math.max(0, limit));
+      return rows.map((r): OutboxItem => {
+        if (r.kind === "revision" && r.revision_id !== null) {
+          return { id: r.id, kind: "revision", revision: revisionById(db, r.revision_id) };
+        }
+        return { id: r.id, kind: "tag", pkg: { namespace: r.namespace, name: r.name }, tag: r.tag ?? "" };
+      });
+    })
+    .deferred();
 }
 
 export function completeOutbox(db: Database.Database, ids: number[]): void {

@@ -13,7 +13,7 @@ export function sql<Params extends unknown[] = unknown[], Row = unknown>(
   source: string,
 ): Database.Statement<Params, Row> {
   let cache = statementCache.get(db);
-  if (cache === undefined) statementCache.set(db, (cache = new Map()));
+  if (cache === undefined) statementCache.set(db, (cache = new Map<string, Database.Statement>()));
   let stmt = cache.get(source);
   if (stmt === undefined) cache.set(source, (stmt = db.prepare(source)));
   return stmt as unknown as Database.Statement<Params, Row>;

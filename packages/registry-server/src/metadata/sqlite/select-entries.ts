@@ -38,7 +38,8 @@ export async function* selectEntries(
   const manifestId = requireManifest(db, manifest).id;
   let remaining = selection.limit ?? Number.POSITIVE_INFINITY;
   if (remaining <= 0) return;
-  const matcher = selection.paths !== undefined && selection.paths.length > 0 ? compilePathGlobs(selection.paths) : null;
+  const matcher =
+    selection.paths !== undefined && selection.paths.length > 0 ? compilePathGlobs(selection.paths) : null;
   const where =
     selection.where === undefined
       ? null

@@ -118,7 +118,10 @@ export class SqliteMetadataStore implements MetadataStore {
       this.db
         .transaction(() => {
           const id = ensureNamespace(this.db, namespace);
-          sql<[number, number]>(this.db, "UPDATE namespaces SET public_read = ? WHERE id = ?").run(isPublic ? 1 : 0, id);
+          sql<[number, number]>(this.db, "UPDATE namespaces SET public_read = ? WHERE id = ?").run(
+            isPublic ? 1 : 0,
+            id,
+          );
         })
         .immediate(),
     );
@@ -127,7 +130,8 @@ export class SqliteMetadataStore implements MetadataStore {
   isNamespacePublic(namespace: string): Promise<boolean> {
     return settle(
       () =>
-        sql<[string], number>(this.db, "SELECT public_read FROM namespaces WHERE name = ?").pluck().get(namespace) === 1,
+        sql<[string], number>(this.db, "SELECT public_read FROM namespaces WHERE name = ?").pluck().get(namespace) ===
+        1,
     );
   }
 

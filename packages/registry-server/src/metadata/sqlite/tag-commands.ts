@@ -18,25 +18,29 @@ export function setTag(
   at: Date,
 ): TagMoveRecord {
   parseTag(tag);
-  return db.transaction((): TagMoveRecord => {
-    const { id } = requirePackage(db, pkg);
-    const move = moveTag(db, { packageId: id, tag, target: revisionTarget(db, id, target, formatName(pkg)), by, at });
-    if (move.from !== move.to) queueTag(db, id, tag);
-    return move;
-  }).immediate();
+  return db
+    .transaction((): TagMoveRecord => {
+      const { id } = requirePackage(db, pkg);
+      const move = moveTag(db, { packageId: id, tag, target: revisionTarget(db, id, target, formatName(pkg)), by, at });
+      if (move.from !== move.to) queueTag(db, id, tag);
+      return move;
+    })
+    .immediate();
 }
 
 export function deleteTag(db: Database.Database, pkg: PackageName, tag: string, by: string, at: Date): TagMoveRecord {
-  return db.transaction((): TagMoveRecord => {
-    const { id } = requirePackage(db, pkg);
-    if (currentTag(db, id, tag) === null) {
-      const name = formatName(pkg);
-      throw new DpkgError("E_NOT_FOUND", `${name} has no tag ${JSON.stringify(tag)}`, { package: name, tag });
-    }
-    const move = moveTag(db, { packageId: id, tag, target: null, by, at });
-    queueTag(db, id, tag);
-    return move;
-  }).immediate();
+  return db
+    .transaction((): TagMoveRecord => {
+      const { id } = requirePackage(db, pkg);
+      if (currentTag(db, id, tag) === null) {
+        const name = formatName(pkg);
+        throw new DpkgError("E_NOT_FOUND", `${name} has no tag ${JSON.stringify(tag)}`, { package: name, tag });
+      }
+      const move = moveTag(db, { packageId: id, tag, target: null, by, at });
+      queueTag(db, id, tag);
+      return move;
+    })
+    .immediate();
 }
 
 /** In the order the moves happened, so the last one gives the current target; every tag unless `tag` is given. */

@@ -84,10 +84,9 @@ export function tagMoves(db: Database.Database, packageId: number, tag?: string)
   const columns = "tag, from_digest, to_digest, moved_by, moved_at";
   const rows =
     tag === undefined
-      ? sql<[number], TagMoveRow>(
-          db,
-          `SELECT ${columns} FROM tag_moves WHERE package_id = ? ORDER BY id`,
-        ).all(packageId)
+      ? sql<[number], TagMoveRow>(db, `SELECT ${columns} FROM tag_moves WHERE package_id = ? ORDER BY id`).all(
+          packageId,
+        )
       : sql<[number, string], TagMoveRow>(
           db,
           `SELECT ${columns} FROM tag_moves WHERE package_id = ? AND tag = ? ORDER BY id`,

@@ -34,10 +34,9 @@ export function createToken(
  * hashes with a cryptographic hash. The final comparison is constant-time anyway.
  */
 export function findToken(db: Database.Database, hash: string): TokenRecord | null {
-  const row = sql<[string], TokenRow>(
-    db,
-    `SELECT ${COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL`,
-  ).get(hash);
+  const row = sql<[string], TokenRow>(db, `SELECT ${COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL`).get(
+    hash,
+  );
   if (row === undefined) return null;
   const a = Buffer.from(row.hash);
   const b = Buffer.from(hash);

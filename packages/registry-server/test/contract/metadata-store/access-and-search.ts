@@ -2,7 +2,10 @@ import { expect, it } from "vitest";
 import type { MetadataStore, Scope } from "../../../src/metadata/metadata-store.js";
 import { at, entry, push, T0 } from "./fixtures.js";
 
-const scopes: Scope[] = [{ kind: "write", pattern: "lab-*" }, { kind: "read", pattern: "*" }];
+const scopes: Scope[] = [
+  { kind: "write", pattern: "lab-*" },
+  { kind: "read", pattern: "*" },
+];
 
 export function accessAndSearchContract(store: () => MetadataStore): void {
   it("marks namespaces public-read, private by default", async () => {
@@ -53,9 +56,14 @@ export function accessAndSearchContract(store: () => MetadataStore): void {
 
   it("filters hits by readability, and reports the entry paths that matched", async () => {
     const paths = ["raw/plate1/well_A01.tif", "raw/plate1/well_B02.tif", "docs/protocol.pdf"];
-    await push(store(), { namespace: "lab", name: "screen" }, paths.map((p) => entry(p)), {
-      meta: { title: "Screen", description: "A plate screen" },
-    });
+    await push(
+      store(),
+      { namespace: "lab", name: "screen" },
+      paths.map((p) => entry(p)),
+      {
+        meta: { title: "Screen", description: "A plate screen" },
+      },
+    );
     await push(store(), { namespace: "secret", name: "screen2" }, [entry("raw/well_A01.tif")]);
     const canRead = (ns: string): boolean => ns !== "secret";
     const hits = await store().search("well", { limit: 10, canRead });
@@ -72,7 +80,21 @@ export function accessAndSearchContract(store: () => MetadataStore): void {
 
   it("treats any user text as words: FTS syntax never becomes an error", async () => {
     await push(store(), { namespace: "lab", name: "cells" }, [entry("a.txt")], { meta: { title: "cells AND nuclei" } });
-    const texts = ['"', 'cells"', "AND", "cells AND (", "NEAR(cells", "*", "cells*", "title:cells", "-cells", "^", "", "   ", "'; DROP TABLE packages; --"];
+    const texts = [
+      '"',
+      'cells"',
+      "AND",
+      "cells AND (",
+      "NEAR(cells",
+      "*",
+      "cells*",
+      "title:cells",
+      "-cells",
+      "^",
+      "",
+      "   ",
+      "'; DROP TABLE packages; --",
+    ];
     for (const text of texts) {
       await expect(store().search(text, { limit: 5, canRead: () => true })).resolves.toBeInstanceOf(Array);
     }
@@ -84,7 +106,8 @@ export function accessAndSearchContract(store: () => MetadataStore): void {
     const pkg = { namespace: "lab", name: "moving" };
     await push(store(), pkg, [entry("old_name.csv")], { meta: { description: "version one" }, createdAt: at(1) });
     await push(store(), pkg, [entry("new_name.csv")], { meta: { description: "version two" }, createdAt: at(2) });
-    const find = async (q: string): Promise<number> => (await store().search(q, { limit: 5, canRead: () => true })).length;
+    const find = async (q: string): Promise<number> =>
+      (await store().search(q, { limit: 5, canRead: () => true })).length;
     expect(await find("old_name")).toBe(0);
     expect(await find("one")).toBe(0);
     expect(await find("new_name")).toBe(1);

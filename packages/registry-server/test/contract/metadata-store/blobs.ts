@@ -28,13 +28,18 @@ export function blobsContract(store: () => MetadataStore): void {
   it("lists a staged manifest's blobs the namespace cannot commit, up to a limit", async () => {
     const entries = [entry("x"), entry("y"), entry("z")];
     const digest = await stage(store(), entries);
-    expect((await store().missingBlobsOfManifest(digest, "lab", 10)).sort()).toEqual(entries.map((e) => e.digest).sort());
+    expect((await store().missingBlobsOfManifest(digest, "lab", 10)).sort()).toEqual(
+      entries.map((e) => e.digest).sort(),
+    );
     expect(await store().missingBlobsOfManifest(digest, "lab", 2)).toHaveLength(2);
     await upload(store(), "lab", entries.slice(0, 2));
     await upload(store(), "corp", entries.slice(2));
     expect(await store().missingBlobsOfManifest(digest, "lab", 10)).toEqual([entries[2]?.digest]);
     expect((await store().missingBlobsOfManifest(digest, "corp", 10)).sort()).toEqual(
-      entries.slice(0, 2).map((e) => e.digest).sort(),
+      entries
+        .slice(0, 2)
+        .map((e) => e.digest)
+        .sort(),
     );
   });
 
@@ -78,18 +83,31 @@ export function blobsContract(store: () => MetadataStore): void {
     const entries = [entry("r.csv", 7)];
     const digest = await stage(store(), entries, { title: "Imported", description: "from the bucket" });
     const record = {
-      namespace: "lab", name: "cells", digest, parent: null, message: "orig", author: "zoe",
-      createdAt: at(5), entryCount: 1, totalSize: 7,
+      namespace: "lab",
+      name: "cells",
+      digest,
+      parent: null,
+      message: "orig",
+      author: "zoe",
+      createdAt: at(5),
+      entryCount: 1,
+      totalSize: 7,
     };
     await store().importRevision(record);
     await store().importRevision(record);
     await store().importRevision({ ...record, createdAt: at(1), message: "older" });
-    expect(await store().listRevisions(pkgA, { limit: 10 })).toEqual([record, { ...record, createdAt: at(1), message: "older" }]);
+    expect(await store().listRevisions(pkgA, { limit: 10 })).toEqual([
+      record,
+      { ...record, createdAt: at(1), message: "older" },
+    ]);
     const move = { tag: "latest", from: null, to: digest, by: "zoe", at: at(5) };
     await store().importTag(pkgA, move);
     await store().importTag(pkgA, move);
     const info = await store().getPackage(pkgA);
-    expect(info).toMatchObject({ meta: { title: "Imported", description: "from the bucket" }, tags: { latest: digest } });
+    expect(info).toMatchObject({
+      meta: { title: "Imported", description: "from the bucket" },
+      tags: { latest: digest },
+    });
     expect(info?.createdAt).toEqual(at(1));
     expect(await store().tagHistory(pkgA)).toEqual([move]);
     expect(await store().pendingOutbox(10)).toEqual([]);

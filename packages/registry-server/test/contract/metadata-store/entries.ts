@@ -98,9 +98,13 @@ export function entriesContract(store: () => MetadataStore): void {
       }
     }
     expect(await select(digest, { limit: 0 })).toEqual([]);
-    expect(await select(digest, { after: "images.txt", limit: 2 })).toEqual(ENTRIES.slice(ENTRIES.findIndex((e) => e.path === "images.txt") + 1).slice(0, 2));
+    expect(await select(digest, { after: "images.txt", limit: 2 })).toEqual(
+      ENTRIES.slice(ENTRIES.findIndex((e) => e.path === "images.txt") + 1).slice(0, 2),
+    );
     // `after` need not be a path of the manifest.
-    expect(await select(digest, { after: "images/d" })).toEqual(ENTRIES.filter((e) => Buffer.compare(Buffer.from(e.path), Buffer.from("images/d")) > 0));
+    expect(await select(digest, { after: "images/d" })).toEqual(
+      ENTRIES.filter((e) => Buffer.compare(Buffer.from(e.path), Buffer.from("images/d")) > 0),
+    );
   });
 
   it("refuses unknown manifests and invalid globs", async () => {

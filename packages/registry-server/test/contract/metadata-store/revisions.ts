@@ -12,7 +12,13 @@ export function revisionsContract(store: () => MetadataStore): void {
     expect(result.unchanged).toBe(false);
     expect(result.tags).toEqual(["latest"]);
     expect(result.revision).toMatchObject({
-      namespace: "lab", name: "cells", parent: null, message: "first", author: "bob", entryCount: 1, totalSize: 1,
+      namespace: "lab",
+      name: "cells",
+      parent: null,
+      message: "first",
+      author: "bob",
+      entryCount: 1,
+      totalSize: 1,
     });
     expect(result.revision.createdAt).toEqual(T0);
     const info = await store().getPackage(pkgA);
@@ -49,7 +55,10 @@ export function revisionsContract(store: () => MetadataStore): void {
     expect(again.revision).toEqual(first.revision);
     expect(again.tags).toEqual(["prod"]);
     expect(await store().listRevisions(pkgA, { limit: 10 })).toHaveLength(1);
-    expect((await store().getPackage(pkgA))?.tags).toEqual({ latest: first.revision.digest, prod: first.revision.digest });
+    expect((await store().getPackage(pkgA))?.tags).toEqual({
+      latest: first.revision.digest,
+      prod: first.revision.digest,
+    });
   });
 
   it("checks the expected parent against the current latest (E_CONFLICT naming both)", async () => {
@@ -124,6 +133,9 @@ export function revisionsContract(store: () => MetadataStore): void {
     const noTag = await rejection(store().resolve(pkgA, { kind: "tag", tag: "nope" }), "E_NOT_FOUND");
     expect(noTag.message).toContain("nope");
     expect(noTag.message).toContain("lab/cells");
-    await rejection(store().resolve({ namespace: "lab", name: "ghost" }, { kind: "tag", tag: "latest" }), "E_NOT_FOUND");
+    await rejection(
+      store().resolve({ namespace: "lab", name: "ghost" }, { kind: "tag", tag: "latest" }),
+      "E_NOT_FOUND",
+    );
   });
 }

@@ -1,7 +1,19 @@
 import { expect, it } from "vitest";
 import type { ManifestEntry } from "@dpkg/core";
 import type { MetadataStore } from "../../../src/metadata/metadata-store.js";
-import { collect, entry, iterate, manifestDigest, pkgA, push, rejection, sorted, stage, upload, T0 } from "./fixtures.js";
+import {
+  collect,
+  entry,
+  iterate,
+  manifestDigest,
+  pkgA,
+  push,
+  rejection,
+  sorted,
+  stage,
+  upload,
+  T0,
+} from "./fixtures.js";
 
 /** More entries than one staging batch of any sensible implementation holds. */
 const MANY = 12_345;
@@ -29,7 +41,13 @@ export function stagingContract(store: () => MetadataStore): void {
 
     await upload(store(), pkgA.namespace, entries);
     const { revision } = await store().commit({
-      pkg: pkgA, digest, message: "m", author: "a", createdAt: T0, tags: [], moveLatest: true,
+      pkg: pkgA,
+      digest,
+      message: "m",
+      author: "a",
+      createdAt: T0,
+      tags: [],
+      moveLatest: true,
     });
     expect(revision).toMatchObject({ entryCount: 3, totalSize: 18 });
   });
@@ -84,7 +102,13 @@ export function stagingContract(store: () => MetadataStore): void {
     const got = await collect(store().selectEntries(digest, {}));
     expect(got).toEqual(entries);
     const { revision } = await store().commit({
-      pkg: pkgA, digest, message: "m", author: "a", createdAt: T0, tags: [], moveLatest: true,
+      pkg: pkgA,
+      digest,
+      message: "m",
+      author: "a",
+      createdAt: T0,
+      tags: [],
+      moveLatest: true,
     });
     expect(revision.entryCount).toBe(MANY);
     expect(await store().integrityCheck()).toEqual([]);

@@ -8,15 +8,30 @@ export function tagsContract(store: () => MetadataStore): void {
     const r2 = (await push(store(), pkgA, [entry("b")], { createdAt: at(2), author: "bob", tags: ["v2"] })).revision;
 
     expect(await store().setTag(pkgA, "prod", r1.digest, "carol", at(3))).toEqual({
-      tag: "prod", from: null, to: r1.digest, by: "carol", at: at(3),
+      tag: "prod",
+      from: null,
+      to: r1.digest,
+      by: "carol",
+      at: at(3),
     });
     expect(await store().setTag(pkgA, "prod", r2.digest, "dave", at(4))).toEqual({
-      tag: "prod", from: r1.digest, to: r2.digest, by: "dave", at: at(4),
+      tag: "prod",
+      from: r1.digest,
+      to: r2.digest,
+      by: "dave",
+      at: at(4),
     });
     // Pointing a tag where it already points changes nothing and logs nothing.
-    expect(await store().setTag(pkgA, "prod", r2.digest, "erin", at(5))).toMatchObject({ from: r2.digest, to: r2.digest });
+    expect(await store().setTag(pkgA, "prod", r2.digest, "erin", at(5))).toMatchObject({
+      from: r2.digest,
+      to: r2.digest,
+    });
     expect(await store().deleteTag(pkgA, "prod", "frank", at(6))).toEqual({
-      tag: "prod", from: r2.digest, to: null, by: "frank", at: at(6),
+      tag: "prod",
+      from: r2.digest,
+      to: null,
+      by: "frank",
+      at: at(6),
     });
 
     expect(await store().tagHistory(pkgA, "prod")).toEqual([

@@ -15,10 +15,20 @@ async function* one(e) {
 
 async function pushOne(i) {
   const entry = { path: `${label}/${i}.txt`, size: 1, digest: digestBytes(`${label}:${i}`) };
-  await store.recordBlobs(pkg.namespace, [{ digest: entry.digest, size: 1, key: `blobs/${label}-${i}`, start: 0, end: 1 }]);
+  await store.recordBlobs(pkg.namespace, [
+    { digest: entry.digest, size: 1, key: `blobs/${label}-${i}`, start: 0, end: 1 },
+  ]);
   const digest = digestBytes(`manifest ${label} ${i}`);
   await store.stageManifest(digest, { format: "dpkg.manifest/1", meta: {} }, one(entry));
-  await store.commit({ pkg, digest, message: `${label} ${i}`, author: label, createdAt: new Date(), tags: [], moveLatest: true });
+  await store.commit({
+    pkg,
+    digest,
+    message: `${label} ${i}`,
+    author: label,
+    createdAt: new Date(),
+    tags: [],
+    moveLatest: true,
+  });
 }
 
 process.on("message", async (message) => {
