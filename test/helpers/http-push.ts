@@ -25,7 +25,7 @@ export async function pushOverHttp(
   if (up.status !== 200) return { digest: digests[0]!, status: up.status, body: await up.json() };
   const m = await manifestOf(files, options.meta ?? {});
   const q = new URLSearchParams({ digest: m.digest, message: options.message ?? "" });
-  const commit = await fetch(`${url}/v1/packages/${pkg}/revisions?${q}`, {
+  const commit = await fetch(`${url}/v1/packages/${pkg}/revisions?${q.toString()}`, {
     method: "POST",
     headers: { ...auth, "content-type": "application/x-dpkg-manifest+jsonl" },
     body: m.body,

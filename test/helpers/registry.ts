@@ -33,8 +33,8 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
     env: { ...process.env, ...options.env },
   });
   let err = "";
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (err += s));
-  child.stdout!.resume();
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (err += s));
+  child.stdout.resume();
   const url = await waitFor(child, () => /listening on (http:\/\/\S+)/.exec(err)?.[1], () => err);
   const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {

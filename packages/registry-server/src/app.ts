@@ -73,6 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: "x-request-id",
     genReqId: () => crypto.randomUUID(),
     routerOptions: { maxParamLength: 1024 },
+    // Refuse fields a schema does not allow instead of silently dropping them (fastify's default):
+    // a misspelled `expectParent` must fail the request, not commit without the parent check.
+    ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Streaming bodies are handed to routes untouched, as the raw request stream.

@@ -15,7 +15,7 @@ function storeOptions<T>(y: Argv<T>): Argv<T & RawOptions> {
     .option("s3-endpoint", { type: "string", describe: "S3-compatible endpoint, e.g. http://127.0.0.1:9000 [env DPKG_S3_ENDPOINT]" })
     .option("s3-region", { type: "string", describe: "S3 region [env DPKG_S3_REGION]" })
     .option("s3-force-path-style", { type: "boolean", describe: "bucket in the path (default: on with --s3-endpoint)" })
-    .option("log-level", { type: "string", describe: "fatal, error, warn, info, debug [env DPKG_LOG_LEVEL]" }) as Argv<T & RawOptions>;
+    .option("log-level", { type: "string", describe: "fatal, error, warn, info, debug [env DPKG_LOG_LEVEL]" });
 }
 
 async function main(): Promise<void> {

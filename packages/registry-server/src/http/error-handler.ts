@@ -15,7 +15,8 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | DpkgError | Error, request, reply) => {
     const dpkg = toDpkgError(error);
     if (dpkg.status >= 500) request.log.error({ err: error }, "request failed");
-    else request.log.info({ code: dpkg.code, msg: dpkg.message }, "request refused");
+    // `reason`, not `msg`: pino would write a second "msg" key, and JSON readers keep only the last.
+    else request.log.info({ code: dpkg.code, reason: dpkg.message }, "request refused");
     return send(reply, request, dpkg);
   });
 }

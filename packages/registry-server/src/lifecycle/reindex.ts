@@ -15,12 +15,6 @@ import type { BlobLocationRecord, MetadataStore, RevisionRecord, TagMoveRecord }
 import { listPacks, packLocations, readAll, readPackIndex } from "../push/pack-index.js";
 import { wholeObjectLocation } from "../push/receive-blob.js";
 
-/**
- * The namespace blob locations are first recorded under, since recordBlobs always grants. It breaks the
- * namespace grammar on purpose (a leading '-'), so no request and no token can ever name it; the real
- * namespaces get their grants from importRevision.
- */
-export const REINDEX_NAMESPACE = "-reindex";
 const BATCH = 1000;
 
 export interface ReindexOptions {
@@ -107,7 +101,7 @@ async function indexPacks(
     }
     try {
       const entries = await readPackIndex(blobs, digest, pack.size);
-      await meta.recordBlobs(REINDEX_NAMESPACE, packLocations(digest, entries));
+      await meta.recordBlobs(null, packLocations(digest, entries));
       report.packs += 1;
       report.packedBlobs += entries.length;
     } catch (err) {
@@ -124,7 +118,7 @@ async function indexBlobs(
 ): Promise<void> {
   let batch: BlobLocationRecord[] = [];
   const flush = async (): Promise<void> => {
-    if (batch.length > 0) await meta.recordBlobs(REINDEX_NAMESPACE, batch);
+    if (batch.length > 0) await meta.recordBlobs(null, batch);
     report.blobs += batch.length;
     batch = [];
   };

@@ -149,8 +149,11 @@ export interface MetadataStore {
   // --- blobs -----------------------------------------------------------------------------
   /** Of `digests`, those that `namespace` has not proven it holds (upload or a revision in it). */
   missingBlobs(namespace: string, digests: Digest[]): Promise<Digest[]>;
-  /** Records where blobs now are, and that `namespace` holds them. */
-  recordBlobs(namespace: string, locations: BlobLocationRecord[]): Promise<void>;
+  /**
+   * Records where blobs now are and, unless `namespace` is null, that `namespace` holds them (it
+   * proved it by uploading the bytes). Reindex passes null: grants then come from revisions.
+   */
+  recordBlobs(namespace: string | null, locations: BlobLocationRecord[]): Promise<void>;
   /** Locations of those digests that some revision of `pkg` references; others are left out. */
   blobLocations(pkg: PackageName, digests: Digest[]): Promise<BlobLocationRecord[]>;
 
@@ -173,7 +176,10 @@ export interface MetadataStore {
   completeOutbox(ids: number[]): Promise<void>;
 
   // --- reindex and gc ----------------------------------------------------------------------
-  /** Records a revision read back from the bucket, as it was (no tag moves, no parent check). Idempotent. */
+  /**
+   * Records a revision read back from the bucket, as it was (no tag moves, no parent check), and
+   * grants its namespace every blob the manifest names (the revision proves they were held). Idempotent.
+   */
   importRevision(record: RevisionRecord): Promise<void>;
   /** Sets a tag read back from the bucket, as it was. Idempotent. */
   importTag(pkg: PackageName, move: TagMoveRecord): Promise<void>;

@@ -142,8 +142,16 @@ describe("commit errors", () => {
 
   it("refuses a malformed digest or expectParent in the query with 400", async () => {
     const m = await manifestOf([a]);
-    expectError(await commitRaw(r, writer, "lab/cells", m.body, "blake3:xyz" as Digest), 400, "E_BAD_REQUEST");
+    expectError(await commitRaw(r, writer, "lab/cells", m.body, "blake3:xyz"), 400, "E_BAD_REQUEST");
     expectError(await commitRaw(r, writer, "lab/cells", m.body, m.digest, "&expectParent=nobody"), 400, "E_BAD_REQUEST");
     expectError(await commitRaw(r, writer, "lab/cells", m.body, m.digest, "&tag=bad%20tag"), 400, "E_BAD_REQUEST");
+  });
+
+  it("refuses a misspelled query parameter with 400 instead of committing without its check", async () => {
+    const m = await manifestOf([b], { title: "typo" });
+    const before = await observe([]);
+    const body = expectError(await commitRaw(r, writer, "lab/cells", m.body, m.digest, `&expectParnet=${digestBytes("x")}`), 400, "E_BAD_REQUEST");
+    expect(body.message).toContain("additional properties");
+    expect(await observe([])).toEqual(before);
   });
 });

@@ -1,4 +1,5 @@
 import { digestBytes, type Digest, type ErrorCode } from "@dpkg/core";
+import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateTokenSecret } from "../../src/tokens.js";
 import { file, manifestOf } from "../helpers/push-data.js";
@@ -16,7 +17,7 @@ describe("request errors", () => {
   let r: TestRegistry;
   let reader: string;
   let revision: Digest;
-  const get = (url: string, token = reader): ReturnType<TestRegistry["app"]["inject"]> => r.app.inject({ url, headers: bearer(token) });
+  const get = (url: string, token = reader): Promise<LightMyRequestResponse> => r.app.inject({ url, headers: bearer(token) });
 
   beforeAll(async () => {
     r = await startTestRegistry();
@@ -67,6 +68,17 @@ describe("request errors", () => {
     }
     const body = expectError(await get("/v1/packages/lab/cells/resolve/nosuchtag"), 404, "E_NOT_FOUND");
     expect(body.message).toContain('"nosuchtag"');
+  });
+
+  it("refuses a token request with a field it does not know with 400, creating nothing", async () => {
+    const admin = bearer(r.adminToken);
+    const count = async (): Promise<number> => (await r.app.inject({ url: "/v1/tokens", headers: admin })).json<{ tokens: unknown[] }>().tokens.length;
+    const before = await count();
+    const payload = { name: "ci", scopes: [{ kind: "read", pattern: "lab" }], expiresAt: "2030-01-01T00:00:00Z" };
+    expectError(await r.app.inject({ method: "POST", url: "/v1/tokens", headers: admin, payload }), 400, "E_BAD_REQUEST");
+    const badScope = { name: "ci", scopes: [{ kind: "read", pattern: "Lab/*" }] };
+    expectError(await r.app.inject({ method: "POST", url: "/v1/tokens", headers: admin, payload: badScope }), 400, "E_BAD_REQUEST");
+    expect(await count()).toBe(before);
   });
 
   it("answers an unknown route with 404 E_NOT_FOUND naming it", async () => {

@@ -1,4 +1,5 @@
 import { api, digestBytes, type Digest } from "@dpkg/core";
+import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blobKey } from "../../src/blob-store/layout.js";
 import { manifestOf, tarOf } from "../helpers/push-data.js";
@@ -17,10 +18,10 @@ describe("upload errors", () => {
     const res = await r.app.inject({ method: "POST", url: "/v1/packages/lab/up/blobs/missing", headers: bearer(writer), payload: { digests } });
     return res.json<api.MissingResponse>().missing as Digest[];
   }
-  function putPack(payload: Buffer | string, contentType: string = api.CONTENT_TYPES.tar): ReturnType<TestRegistry["app"]["inject"]> {
+  function putPack(payload: Buffer | string, contentType: string = api.CONTENT_TYPES.tar): Promise<LightMyRequestResponse> {
     return r.app.inject({ method: "PUT", url: "/v1/packages/lab/up/blobs/pack", headers: { ...bearer(writer), "content-type": contentType }, payload });
   }
-  function putBlob(digest: string, payload: Uint8Array | string, contentType: string = api.CONTENT_TYPES.blob): ReturnType<TestRegistry["app"]["inject"]> {
+  function putBlob(digest: string, payload: Uint8Array | string, contentType: string = api.CONTENT_TYPES.blob): Promise<LightMyRequestResponse> {
     return r.app.inject({
       method: "PUT",
       url: `/v1/packages/lab/up/blobs/${digest}`,
@@ -134,6 +135,21 @@ describe("upload errors", () => {
       payload,
     });
     expectError(res, 413, "E_TOO_LARGE");
+  });
+
+  it.each([
+    { what: "invalid JSON", payload: '{"digests": [' },
+    { what: "an empty JSON body", payload: "" },
+    { what: "JSON of the wrong shape", payload: '{"digests": "blake3:00"}' },
+    { what: "an unexpected field", payload: '{"digests": [], "all": true}' },
+  ])("refuses $what with 400 E_BAD_REQUEST", async ({ payload }) => {
+    const res = await r.app.inject({
+      method: "POST",
+      url: "/v1/packages/lab/up/blobs/missing",
+      headers: { ...bearer(writer), "content-type": "application/json" },
+      payload,
+    });
+    expectError(res, 400, "E_BAD_REQUEST");
   });
 
   it("refuses a batch of more digests than one call takes with 400", async () => {

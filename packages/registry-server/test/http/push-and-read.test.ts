@@ -85,7 +85,7 @@ for (const store of ["fs", "s3"] as const) {
 
     it("selects entries with --where and --path in the database", async () => {
       const q = new URLSearchParams({ where: "meta.cell_line = 'AICS-12' AND size < 5" });
-      const res = await r.app.inject({ url: `/v1/packages/lab/cells/revisions/${revision}/entries?${q}`, headers: auth });
+      const res = await r.app.inject({ url: `/v1/packages/lab/cells/revisions/${revision}/entries?${q.toString()}`, headers: auth });
       expect(res.statusCode, res.body).toBe(200);
       const lines = res.body.trim().split("\n").map((l) => JSON.parse(l) as { path: string });
       expect(lines.map((l) => l.path)).toEqual(["images/a.tif"]);

@@ -1,4 +1,5 @@
 import { api, digestBytes, type Digest } from "@dpkg/core";
+import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { file } from "../helpers/push-data.js";
 import { startTestRegistry, type TestRegistry } from "../helpers/test-registry.js";
@@ -12,9 +13,9 @@ describe("tags over HTTP", () => {
   let v2: Digest;
   let elsewhere: Digest;
   const tagUrl = (tag: string): string => `/v1/packages/lab/cells/tags/${tag}`;
-  const setTag = (token: string, tag: string, target: string): ReturnType<TestRegistry["app"]["inject"]> =>
+  const setTag = (token: string, tag: string, target: string): Promise<LightMyRequestResponse> =>
     r.app.inject({ method: "PUT", url: tagUrl(tag), headers: bearer(token), payload: { target } });
-  const deleteTag = (token: string, tag: string): ReturnType<TestRegistry["app"]["inject"]> =>
+  const deleteTag = (token: string, tag: string): Promise<LightMyRequestResponse> =>
     r.app.inject({ method: "DELETE", url: tagUrl(tag), headers: bearer(token) });
   const tags = async (): Promise<Record<string, string>> =>
     (await r.app.inject({ url: "/v1/packages/lab/cells/tags", headers: bearer(alice) })).json<{ tags: Record<string, string> }>().tags;

@@ -56,7 +56,7 @@ export const blobRoutes: RouteModule = (app, ctx) => {
     async (request) => {
       const pkg = writablePackage(request, request.params);
       const length = request.headers["content-length"];
-      const result = await receiveBlob(streamBody(request, api.CONTENT_TYPES.blob), request.params.digest as Digest, {
+      const result = await receiveBlob(streamBody(request, api.CONTENT_TYPES.blob), request.params.digest, {
         blobs: ctx.blobs,
         meta: ctx.meta,
         namespace: pkg.namespace,
@@ -93,7 +93,7 @@ export const blobRoutes: RouteModule = (app, ctx) => {
           const sig = ctx.signer.sign({ key: g.key, ...range, expires });
           const base = `${request.protocol}://${request.host}`;
           const query = new URLSearchParams({ start: String(g.start), end: String(g.end), expires: String(expires), sig });
-          return { url: `${base}/v1/objects/${g.key}?${query}`, ...range, viaRegistry: true, blobs: g.blobs };
+          return { url: `${base}/v1/objects/${g.key}?${query.toString()}`, ...range, viaRegistry: true, blobs: g.blobs };
         }),
       );
       return { groups, unknown: [...new Set(wanted)].filter((d) => !found.has(d)) };

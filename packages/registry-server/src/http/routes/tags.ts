@@ -1,4 +1,4 @@
-import { api, DpkgError, parseTag, type Digest } from "@dpkg/core";
+import { api, DpkgError, parseTag } from "@dpkg/core";
 import Type from "typebox";
 import { callerName, readablePackage, writablePackage } from "../access.js";
 import { notFound } from "../principal.js";
@@ -42,7 +42,7 @@ export const tagRoutes: RouteModule = (app, ctx) => {
       const tag = parseTag(request.params.tag);
       // The target must be a revision of this package: resolve also checks that.
       const target = await ctx.meta.resolve(pkg, { kind: "digest", prefix: request.body.target.slice(7), full: true });
-      const move = await ctx.meta.setTag(pkg, tag, target.digest as Digest, callerName(request), new Date());
+      const move = await ctx.meta.setTag(pkg, tag, target.digest, callerName(request), new Date());
       await ctx.flushOutbox();
       return toApiTagMove(move);
     },

@@ -48,7 +48,7 @@ export function missingBlobsOfManifest(
     .all(manifestId, namespaceId(db, namespace), Math.max(0, limit));
 }
 
-export function recordBlobs(db: Database.Database, namespace: string, locations: BlobLocationRecord[]): void {
+export function recordBlobs(db: Database.Database, namespace: string | null, locations: BlobLocationRecord[]): void {
   const insertLocation = sql<[string, string, number, number, number]>(
     db,
     `INSERT INTO blob_locations (digest, object_key, start_offset, end_offset, size) VALUES (?, ?, ?, ?, ?)
@@ -59,10 +59,10 @@ export function recordBlobs(db: Database.Database, namespace: string, locations:
     "INSERT INTO blob_grants (namespace_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING",
   );
   db.transaction(() => {
-    const id = ensureNamespace(db, namespace);
+    const id = namespace === null ? null : ensureNamespace(db, namespace);
     for (const l of locations) {
       insertLocation.run(l.digest, l.key, l.start, l.end, l.size);
-      insertGrant.run(id, l.digest);
+      if (id !== null) insertGrant.run(id, l.digest);
     }
   }).immediate();
 }

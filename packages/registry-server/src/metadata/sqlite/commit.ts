@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { DEFAULT_TAG, DpkgError } from "@dpkg/core";
+import { DEFAULT_TAG, DpkgError, parseTag } from "@dpkg/core";
 import type { CommitInput, CommitResult } from "../metadata-store.js";
 import { missingBlobsOfManifest } from "./blobs.js";
 import { ensurePackage, formatName, requireManifest, revisionById, revisionOf, sql } from "./rows.js";
@@ -18,6 +18,7 @@ const MISSING_REPORTED = 100;
  * still moved (and logged), as a user re-pushing unchanged data with `--tag prod` expects.
  */
 export function commit(db: Database.Database, input: CommitInput): CommitResult {
+  for (const tag of input.tags) parseTag(tag);
   return db
     .transaction((): CommitResult => {
       const manifest = requireManifest(db, input.digest);

@@ -105,7 +105,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return settle(() => blobs.missingBlobs(this.db, namespace, digests));
   }
 
-  recordBlobs(namespace: string, locations: BlobLocationRecord[]): Promise<void> {
+  recordBlobs(namespace: string | null, locations: BlobLocationRecord[]): Promise<void> {
     return settle(() => blobs.recordBlobs(this.db, namespace, locations));
   }
 

@@ -86,6 +86,7 @@ export function revisionsContract(store: () => MetadataStore): void {
     const info = await store().getPackage(pkgA);
     expect(info?.tags).toEqual({ latest: r1.digest, beta: r2.revision.digest });
     expect(info?.latest).toEqual(r1);
+    await rejection(push(store(), pkgA, v3, { tags: ["no spaces"] }), "E_BAD_TAG");
   });
 
   it("refuses to commit an unstaged manifest or one whose blobs the namespace lacks", async () => {

@@ -1,0 +1,377 @@
+import {
+  api,
+  DpkgError,
+  isErrorCode,
+  type Digest,
+  type ManifestEntry,
+  type PackageName,
+} from "@dpkg/core";
+import { Agent, type Dispatcher } from "undici";
+import { Readable } from "node:stream";
+
+export interface RegistryClientOptions {
+  /** e.g. http://127.0.0.1:7777 */
+  url: string;
+  token?: string;
+  /** Connections per origin (registry and object store each). */
+  connections?: number;
+  /** Attempts for idempotent requests on network errors and 502/503/504 (default 4). */
+  attempts?: number;
+  /** A dispatcher to use instead of the client's own (tests inject faults with it). */
+  dispatcher?: Dispatcher;
+}
+
+type Body = string | Uint8Array | Readable | null;
+
+interface Call {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  path: string;
+  query?: Record<string, string | string[] | undefined>;
+  json?: unknown;
+  /** A streaming body; a factory, so that a retried call can make it again. */
+  body?: () => Body;
+  contentType?: string;
+  headers?: Record<string, string>;
+  /** Safe to send again after a network error or a 502/503/504. */
+  idempotent: boolean;
+}
+
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * The registry's HTTP API as typed calls. Every non-2xx answer becomes the DpkgError the server
+ * described (same code, message, hint), so callers handle one error type whatever the transport.
+ * Tokens go only to the registry's own origin, never to presigned object-store URLs.
+ */
+export class RegistryClient {
+  readonly url: string;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly token: string | undefined;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly attempts: number;
+
+  constructor(options: RegistryClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new DpkgError("E_USAGE", `registry URL ${JSON.stringify(options.url)} is not a URL`, {}, { hint: "Pass e.g. --registry http://127.0.0.1:7777" });
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new DpkgError("E_USAGE", `registry URL ${JSON.stringify(options.url)} must be http or https`);
+    }
+    this.url = options.url.replace(/\/+$/, "");
+    this.origin = parsed.origin;
+    this.basePath = parsed.pathname.replace(/\/+$/, "");
+    this.token = options.token;
+    this.attempts = Math.max(1, options.attempts ?? 4);
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher = options.dispatcher ?? new Agent({ connections: options.connections ?? 16, keepAliveTimeout: 10_000 });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  // --- reads -------------------------------------------------------------------------------
+  health(): Promise<api.HealthResponse> {
+    return this.json({ method: "GET", path: "/v1/health", idempotent: true });
+  }
+
+  whoami(): Promise<api.WhoamiResponse> {
+    return this.json({ method: "GET", path: "/v1/whoami", idempotent: true });
+  }
+
+  packageInfo(pkg: PackageName): Promise<api.PackageInfo> {
+    return this.json({ method: "GET", path: pkgPath(pkg), idempotent: true });
+  }
+
+  async log(pkg: PackageName, options: { limit?: number; before?: string } = {}): Promise<api.Revision[]> {
+    const res = await this.json<api.LogResponse>({
+      method: "GET",
+      path: `${pkgPath(pkg)}/revisions`,
+      query: { limit: options.limit?.toString(), before: options.before },
+      idempotent: true,
+    });
+    return res.revisions;
+  }
+
+  /** A tag or digest prefix of this package → the revision's full digest. */
+  async resolve(pkg: PackageName, ref: string): Promise<Digest> {
+    const res = await this.json<api.ResolveResponse>({
+      method: "GET",
+      path: `${pkgPath(pkg)}/resolve/${encodeURIComponent(ref)}`,
+      idempotent: true,
+    });
+    return res.digest as Digest;
+  }
+
+  /** The canonical manifest bytes, streamed (verify them against the digest before trusting them). */
+  manifest(pkg: PackageName, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    return this.stream({ method: "GET", path: `${pkgPath(pkg)}/revisions/${digest}/manifest`, idempotent: true });
+  }
+
+  /** Entries selected on the server, in path order, following pages until the end. */
+  async *entries(
+    pkg: PackageName,
+    digest: Digest,
+    selection: { where?: string; paths?: string[]; pageSize?: number } = {},
+  ): AsyncGenerator<ManifestEntry, void, undefined> {
+    const pageSize = selection.pageSize ?? 100_000;
+    let after: string | undefined;
+    for (;;) {
+      const body = await this.stream({
+        method: "GET",
+        path: `${pkgPath(pkg)}/revisions/${digest}/entries`,
+        query: { where: selection.where, path: selection.paths, limit: String(pageSize), after },
+        idempotent: true,
+      });
+      let count = 0;
+      let carry = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of body) {
+        const text = carry + decoder.decode(chunk, { stream: true });
+        const lines = text.split("\n");
+        carry = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line === "") continue;
+          const entry = JSON.parse(line) as ManifestEntry;
+          count += 1;
+          after = entry.path;
+          yield entry;
+        }
+      }
+      if (carry.trim() !== "") throw new DpkgError("E_NETWORK", "the entry list ended in the middle of a line");
+      if (count < pageSize) return;
+    }
+  }
+
+  tags(pkg: PackageName): Promise<Record<string, Digest>> {
+    return this.json<{ tags: Record<string, Digest> }>({ method: "GET", path: `${pkgPath(pkg)}/tags`, idempotent: true }).then((r) => r.tags);
+  }
+
+  async tagHistory(pkg: PackageName, tag?: string): Promise<api.TagMove[]> {
+    const res = await this.json<{ moves: api.TagMove[] }>({
+      method: "GET",
+      path: `${pkgPath(pkg)}/tag-history`,
+      query: { tag },
+      idempotent: true,
+    });
+    return res.moves;
+  }
+
+  async search(text: string, limit = 20): Promise<api.SearchResponse["hits"]> {
+    const res = await this.json<api.SearchResponse>({ method: "GET", path: "/v1/search", query: { q: text, limit: String(limit) }, idempotent: true });
+    return res.hits;
+  }
+
+  /** Signed ranged locations of blobs this package references; batched. */
+  async locations(pkg: PackageName, digests: Digest[]): Promise<api.LocationsResponse> {
+    const out: api.LocationsResponse = { groups: [], unknown: [] };
+    for (const batch of batches(digests, api.MAX_DIGESTS_PER_CALL)) {
+      const res = await this.json<api.LocationsResponse>({
+        method: "POST",
+        path: `${pkgPath(pkg)}/blobs/locations`,
+        json: { digests: batch },
+        idempotent: true,
+      });
+      out.groups.push(...res.groups);
+      out.unknown.push(...res.unknown);
+    }
+    return out;
+  }
+
+  /**
+   * Bytes of a location group (or a sub-range of it, for resumed or split reads). The registry's
+   * own signed URLs and presigned object-store URLs both carry their authority in the URL; no token.
+   */
+  async readRange(url: string, start: number, end: number): Promise<AsyncIterable<Uint8Array>> {
+    const u = new URL(url);
+    const res = await this.dispatch(
+      { method: "GET", origin: u.origin, path: u.pathname + u.search, headers: { range: `bytes=${start}-${end - 1}` } },
+      true,
+    );
+    if (res.statusCode !== 206 && res.statusCode !== 200) throw await toError(res);
+    return res.body;
+  }
+
+  // --- writes ------------------------------------------------------------------------------
+  async missing(pkg: PackageName, digests: Digest[]): Promise<Digest[]> {
+    const out: Digest[] = [];
+    for (const batch of batches(digests, api.MAX_DIGESTS_PER_CALL)) {
+      const res = await this.json<api.MissingResponse>({
+        method: "POST",
+        path: `${pkgPath(pkg)}/blobs/missing`,
+        json: { digests: batch },
+        idempotent: true,
+      });
+      out.push(...(res.missing as Digest[]));
+    }
+    return out;
+  }
+
+  uploadPack(pkg: PackageName, tar: () => Readable): Promise<api.UploadResponse> {
+    return this.json({
+      method: "PUT",
+      path: `${pkgPath(pkg)}/blobs/pack`,
+      body: tar,
+      contentType: api.CONTENT_TYPES.tar,
+      idempotent: true, // uploads are content-addressed: sending the same bytes twice is harmless
+    });
+  }
+
+  uploadBlob(pkg: PackageName, digest: Digest, size: number, body: () => Readable): Promise<api.UploadResponse> {
+    return this.json({
+      method: "PUT",
+      path: `${pkgPath(pkg)}/blobs/${digest}`,
+      body,
+      contentType: api.CONTENT_TYPES.blob,
+      headers: { "content-length": String(size) },
+      idempotent: true,
+    });
+  }
+
+  commit(
+    pkg: PackageName,
+    digest: Digest,
+    manifest: () => Readable,
+    options: { message?: string; tags?: string[]; expectParent?: Digest | "none"; noLatest?: boolean } = {},
+  ): Promise<api.CommitResponse> {
+    return this.json({
+      method: "POST",
+      path: `${pkgPath(pkg)}/revisions`,
+      query: {
+        digest,
+        message: options.message,
+        tag: options.tags,
+        expectParent: options.expectParent,
+        noLatest: options.noLatest ? "true" : undefined,
+      },
+      body: manifest,
+      contentType: api.CONTENT_TYPES.manifest,
+      // A commit that reached the server and is sent again either finds its revision unchanged or,
+      // with --expect-parent, conflicts; it never records twice.
+      idempotent: true,
+    });
+  }
+
+  setTag(pkg: PackageName, tag: string, target: Digest): Promise<api.TagMove> {
+    return this.json({ method: "PUT", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, json: { target }, idempotent: true });
+  }
+
+  deleteTag(pkg: PackageName, tag: string): Promise<api.TagMove> {
+    return this.json({ method: "DELETE", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, idempotent: false });
+  }
+
+  // --- transport ---------------------------------------------------------------------------
+  private async json<T>(call: Call): Promise<T> {
+    const res = await this.call(call);
+    return (await res.body.json()) as T;
+  }
+
+  private async stream(call: Call): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.call(call);
+    return res.body;
+  }
+
+  private async call(call: Call): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { ...call.headers };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    let body: () => Body = () => null;
+    if (call.json !== undefined) {
+      const text = JSON.stringify(call.json);
+      headers["content-type"] = "application/json";
+      body = () => text;
+    } else if (call.body !== undefined) {
+      headers["content-type"] = call.contentType ?? "application/octet-stream";
+      body = call.body;
+    }
+    const res = await this.dispatch(
+      { method: call.method, origin: this.origin, path: this.basePath + call.path + queryString(call.query), headers, body },
+      call.idempotent,
+    );
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await toError(res);
+  }
+
+  private async dispatch(
+    options: { method: Call["method"]; origin: string; path: string; headers: Record<string, string>; body?: () => Body },
+    idempotent: boolean,
+  ): Promise<Dispatcher.ResponseData> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= (idempotent ? this.attempts : 1); attempt++) {
+      if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
+      try {
+        const res = await this.dispatcher.request({
+          method: options.method,
+          origin: options.origin,
+          path: options.path,
+          headers: options.headers,
+          body: options.body?.() ?? null,
+        });
+        if (idempotent && RETRY_STATUSES.has(res.statusCode) && attempt < this.attempts) {
+          lastError = await toError(res);
+          continue;
+        }
+        return res;
+      } catch (err) {
+        lastError = err;
+        if (!idempotent || !isNetworkError(err)) break;
+      }
+    }
+    if (lastError instanceof DpkgError) throw lastError;
+    throw new DpkgError("E_NETWORK", `cannot reach ${options.origin}: ${describe(lastError)}`, { origin: options.origin }, { cause: lastError });
+  }
+}
+
+function pkgPath(pkg: PackageName): string {
+  return `/v1/packages/${pkg.namespace}/${pkg.name}`;
+}
+
+function queryString(query: Call["query"]): string {
+  if (query === undefined) return "";
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) params.append(k, item);
+  }
+  const s = params.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+function* batches<T>(items: T[], size: number): Generator<T[]> {
+  if (items.length === 0) return;
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+async function toError(res: Dispatcher.ResponseData): Promise<DpkgError> {
+  const text = await res.body.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as Partial<api.ErrorBody>;
+    if (isErrorCode(body.code) && typeof body.message === "string") {
+      return new DpkgError(body.code, body.message, { ...(body.details ?? {}), status: res.statusCode, requestId: body.requestId }, {
+        hint: body.hint,
+      });
+    }
+  } catch {
+    // not one of our error bodies: an object store or a proxy answered
+  }
+  const code = res.statusCode === 404 ? "E_NOT_FOUND" : res.statusCode === 403 ? "E_FORBIDDEN" : res.statusCode >= 500 ? "E_UNAVAILABLE" : "E_BAD_REQUEST";
+  return new DpkgError(code, `HTTP ${res.statusCode}: ${text.slice(0, 200).replace(/\s+/g, " ")}`, { status: res.statusCode });
+}
+
+function isNetworkError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? "";
+  return code.startsWith("UND_ERR") || ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return (err as Error & { code?: string }).code ?? err.message;
+  return String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
