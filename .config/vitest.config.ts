@@ -23,8 +23,9 @@ export default defineConfig({
         ...pkg("registry-server"),
         test: { ...pkg("registry-server").test, globalSetup: [`${root}/packages/registry-server/test/helpers/global-setup.ts`] },
       },
-      pkg("client"),
-      pkg("cli"),
+      // Client and CLI tests run against a real registry, whose "s3" variant uses the same s3rver.
+      { ...pkg("client"), test: { ...pkg("client").test, globalSetup: [`${root}/packages/registry-server/test/helpers/global-setup.ts`] } },
+      { ...pkg("cli"), test: { ...pkg("cli").test, globalSetup: [`${root}/packages/registry-server/test/helpers/global-setup.ts`] } },
       {
         resolve,
         test: {

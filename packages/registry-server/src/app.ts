@@ -98,10 +98,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installErrorHandler(app);
   installAuth(app, { meta: deps.meta });
 
+  const flusher = createOutboxFlusher(deps);
   const ctx: RouteContext = {
     ...deps,
     signer: createUrlSigner(deps.config.urlSecret),
-    flushOutbox: createOutboxFlusher(deps),
+    flushOutbox: async () => {
+      // A revision is committed once the index says so; its bucket records follow. If the bucket is
+      // briefly unavailable they stay queued and the next flush (next commit, or startup) writes them.
+      await flusher().catch((err: unknown) => app.log.warn({ err }, "bucket records queued; will retry"));
+    },
   };
   const modules: RouteModule[] = [healthRoutes, tokenRoutes, packageRoutes, revisionRoutes, tagRoutes, blobRoutes, objectRoutes, searchRoutes];
   for (const routes of modules) {

@@ -12,6 +12,7 @@ import {
   type Digest,
   type PackageName,
 } from "@dpkg/core";
+import { toApiRevision } from "./http/to-api.js";
 import type { RevisionRecord, TagMoveRecord } from "./metadata/metadata-store.js";
 
 export const REVISION_FORMAT = "dpkg.revision/1";
@@ -19,18 +20,7 @@ export const TAG_FORMAT = "dpkg.tag/1";
 
 export function encodeRevisionRecord(r: RevisionRecord): Uint8Array {
   return new TextEncoder().encode(
-    canonicalJson({
-      format: REVISION_FORMAT,
-      namespace: r.namespace,
-      name: r.name,
-      digest: r.digest,
-      parent: r.parent,
-      message: r.message,
-      author: r.author,
-      createdAt: r.createdAt.toISOString(),
-      entryCount: r.entryCount,
-      totalSize: r.totalSize,
-    }) + "\n",
+    canonicalJson({ format: REVISION_FORMAT, namespace: r.namespace, name: r.name, ...toApiRevision(r) }) + "\n",
   );
 }
 
