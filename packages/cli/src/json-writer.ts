@@ -10,7 +10,8 @@ export async function writeJson(value: unknown, write: (text: string) => Promise
 async function settle(value: unknown): Promise<unknown> {
   let v = value;
   if (typeof v === "function") v = await (v as () => unknown)();
-  if (isObject(v) && typeof (v as { toJSON?: unknown }).toJSON === "function") v = (v as { toJSON(): unknown }).toJSON();
+  if (isObject(v) && typeof (v as { toJSON?: unknown }).toJSON === "function")
+    v = (v as { toJSON(): unknown }).toJSON();
   return v;
 }
 

@@ -27,7 +27,8 @@ export interface Colors {
  */
 export function colorsFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): Colors {
   const enabled = !(env.NO_COLOR ?? "") && (stream.isTTY === true || !!(env.FORCE_COLOR ?? "")) && env.TERM !== "dumb";
-  const wrap = (open: number, close: number) => (text: string) => (enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text);
+  const wrap = (open: number, close: number) => (text: string) =>
+    enabled ? `\u001b[${open}m${text}\u001b[${close}m` : text;
   return { enabled, red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
 }
 
@@ -47,21 +48,44 @@ export async function write(stream: Writable, chunk: string | Uint8Array): Promi
   if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once("drain", resolve));
 }
 
-export function printer(stdout: Writable, colors: Colors): Printer {
-  return { colors, line: (text = "") => write(stdout, text + "\n") };
+/** Gathers small writes into chunks of ~16 KiB: a write per listed entry would cost a syscall each. */
+export function buffered(stream: Writable): { write: (text: string) => Promise<void>; flush: () => Promise<void> } {
+  let pending = "";
+  const flush = async (): Promise<void> => {
+    if (pending === "") return;
+    const text = pending;
+    pending = "";
+    await write(stream, text);
+  };
+  const add = async (text: string): Promise<void> => {
+    pending += text;
+    if (pending.length >= 16 * 1024) await flush();
+  };
+  return { write: add, flush };
 }
 
 /** Writes a command's outcome; returns the failure to report, if any. */
-export async function emit(outcome: Outcome, options: { json: boolean; stdout: Writable; colors: Colors }): Promise<DpkgError | undefined> {
+export async function emit(
+  outcome: Outcome,
+  options: { json: boolean; stdout: Writable; colors: Colors },
+): Promise<DpkgError | undefined> {
   if ("raw" in outcome) {
     for await (const chunk of outcome.raw) await write(options.stdout, chunk);
     return undefined;
   }
+  const out = buffered(options.stdout);
   if (options.json) {
-    await writeJson(outcome.json, (text) => write(options.stdout, text));
-    await write(options.stdout, "\n");
-  } else {
-    await outcome.human(printer(options.stdout, options.colors));
+    // Small documents are written whole or not at all, so a failure leaves only the error object.
+    await writeJson(outcome.json, out.write);
+    await out.write("\n");
+    await out.flush();
+    return outcome.failure;
+  }
+  try {
+    await outcome.human({ colors: options.colors, line: (text = "") => out.write(text + "\n") });
+  } finally {
+    // What was rendered before a failure is still shown (e.g. the entries listed before a lost connection).
+    await out.flush();
   }
   return outcome.failure;
 }
@@ -75,7 +99,12 @@ export function toDpkgError(err: unknown): DpkgError {
     return new DpkgError("E_IO", `${e.syscall}${where}: ${e.code}`, { path: e.path, errno: e.code }, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new DpkgError("E_INTERNAL", `unexpected error: ${message}`, {}, { cause: err, hint: "This is a bug in dpkg; run with DPKG_DEBUG=1 for the stack trace and report it." });
+  return new DpkgError(
+    "E_INTERNAL",
+    `unexpected error: ${message}`,
+    {},
+    { cause: err, hint: "This is a bug in dpkg; run with DPKG_DEBUG=1 for the stack trace and report it." },
+  );
 }
 
 export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(["E_USAGE"]);

@@ -18,7 +18,12 @@ export interface OpenedEntry {
  * digest check, so that a cache file damaged on disk is never passed on as the entry.
  * Offline (`client` null) it needs a full digest whose manifest is cached.
  */
-export async function openEntry(client: RegistryClient | null, cache: ContentCache, ref: string, path: string): Promise<OpenedEntry> {
+export async function openEntry(
+  client: RegistryClient | null,
+  cache: ContentCache,
+  ref: string,
+  path: string,
+): Promise<OpenedEntry> {
   validatePath(path, "the entry path");
   const parsed = parseRef(ref);
   const pkg = { namespace: parsed.namespace, name: parsed.name };
@@ -39,15 +44,30 @@ export async function openEntry(client: RegistryClient | null, cache: ContentCac
     for await (const e of manifest.entries) if (e.path === path) entry = e;
   }
   if (entry === undefined) {
-    throw new DpkgError("E_NOT_FOUND", `${name}@${digest} has no entry ${JSON.stringify(path)}`, { name, digest, path }, {
-      hint: `List the entries with: dpkg ls ${name}@${digest} --path '${path}'`,
-    });
+    throw new DpkgError(
+      "E_NOT_FOUND",
+      `${name}@${digest} has no entry ${JSON.stringify(path)}`,
+      { name, digest, path },
+      {
+        hint: `List the entries with: dpkg ls ${name}@${digest} --path '${path}'`,
+      },
+    );
   }
   const found = entry;
   if (!(await cache.hasBlob(found.digest))) {
-    if (client === null) throw new DpkgError("E_OFFLINE", `${name}: ${path} (${found.digest}) is not in the cache`, { name, path, digest: found.digest });
+    if (client === null)
+      throw new DpkgError("E_OFFLINE", `${name}: ${path} (${found.digest}) is not in the cache`, {
+        name,
+        path,
+        digest: found.digest,
+      });
     await fetchBlobs(client, cache, pkg, [{ digest: found.digest, size: found.size, path }]);
   }
   const file = cache.blobPath(found.digest);
-  return { name, digest, entry: found, bytes: verifyStream(createReadStream(file), { digest: found.digest, size: found.size, what: `${name}: ${path}` }) };
+  return {
+    name,
+    digest,
+    entry: found,
+    bytes: verifyStream(createReadStream(file), { digest: found.digest, size: found.size, what: `${name}: ${path}` }),
+  };
 }

@@ -48,7 +48,12 @@ export interface RevisionDiff {
  * (`dpkg diff mypkg/images@v1 v2`), since a tag can never contain '/'. Manifests come from the
  * cache (verified when fetched), so comparing revisions seen before costs no transfer.
  */
-export async function diffRevisions(client: RegistryClient, cache: ContentCache, a: string, b: string): Promise<RevisionDiff> {
+export async function diffRevisions(
+  client: RegistryClient,
+  cache: ContentCache,
+  a: string,
+  b: string,
+): Promise<RevisionDiff> {
   const fromRef = parseRef(a);
   const toText = b.includes("/") ? b : `${fromRef.namespace}/${fromRef.name}@${b}`;
   const [from, to] = await Promise.all([resolveRef(client, fromRef), resolveRef(client, toText)]);
@@ -65,7 +70,11 @@ function manifestOf(client: RegistryClient, cache: ContentCache, r: ResolvedRef)
 }
 
 /** The diff of two manifest readers; both are consumed together, one entry ahead at most. */
-export function diffManifests(left: ManifestReader, right: ManifestReader, sides: Pick<RevisionDiff, "from" | "to">): RevisionDiff {
+export function diffManifests(
+  left: ManifestReader,
+  right: ManifestReader,
+  sides: Pick<RevisionDiff, "from" | "to">,
+): RevisionDiff {
   const totals: DiffTotals = { added: 0, removed: 0, modified: 0, unchanged: 0 };
   async function* merge(): AsyncGenerator<EntryChange> {
     const l = left.entries[Symbol.asyncIterator]();

@@ -15,7 +15,11 @@ export interface PackageLog {
 }
 
 /** A package's revisions, newest first, each with the tags that currently point at it. */
-export async function packageLog(client: RegistryClient, name: string, options: { limit?: number; before?: string } = {}): Promise<PackageLog> {
+export async function packageLog(
+  client: RegistryClient,
+  name: string,
+  options: { limit?: number; before?: string } = {},
+): Promise<PackageLog> {
   const pkg = parsePackageName(name);
   const [info, revisions] = await Promise.all([client.packageInfo(pkg), client.log(pkg, options)]);
   const tagsOf = new Map<string, string[]>();

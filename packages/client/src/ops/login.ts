@@ -14,7 +14,13 @@ export interface Identity extends api.WhoamiResponse {
  */
 export async function login(options: { registry: string; token: string; env?: NodeJS.ProcessEnv }): Promise<Identity> {
   const token = options.token.trim();
-  if (token === "") throw new DpkgError("E_USAGE", "the token is empty", {}, { hint: "Pass it with --token or DPKG_TOKEN, or pipe it on stdin." });
+  if (token === "")
+    throw new DpkgError(
+      "E_USAGE",
+      "the token is empty",
+      {},
+      { hint: "Pass it with --token or DPKG_TOKEN, or pipe it on stdin." },
+    );
   const client = new RegistryClient({ url: options.registry, token });
   try {
     const me = await client.whoami();
@@ -26,7 +32,10 @@ export async function login(options: { registry: string; token: string; env?: No
 }
 
 /** Forgets the saved token of a registry; `removed` is false when none was saved. */
-export async function logout(options: { registry: string; env?: NodeJS.ProcessEnv }): Promise<{ registry: string; removed: boolean }> {
+export async function logout(options: {
+  registry: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ registry: string; removed: boolean }> {
   const registry = normalizeRegistry(options.registry);
   return { registry, removed: await removeCredentials(registry, options.env) };
 }
@@ -40,7 +49,11 @@ export async function whoami(client: RegistryClient): Promise<Identity> {
  * The token to use and where it came from: --token, then DPKG_TOKEN, then what `dpkg login` saved
  * for this registry. Empty strings count as absent, so `DPKG_TOKEN= dpkg ...` means anonymous.
  */
-export async function pickToken(options: { registry: string; flag?: string; env?: NodeJS.ProcessEnv }): Promise<{ token?: string; source: TokenSource }> {
+export async function pickToken(options: {
+  registry: string;
+  flag?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ token?: string; source: TokenSource }> {
   if (options.flag !== undefined && options.flag !== "") return { token: options.flag, source: "flag" };
   const env = options.env ?? process.env;
   const fromEnv = env.DPKG_TOKEN;

@@ -22,19 +22,31 @@ export interface EntryListing {
  * The entries of a revision that match a selection. The query and globs are checked here first, so a
  * typo is reported with its column before any request is made.
  */
-export async function listEntries(client: RegistryClient, ref: string, options: ListEntriesOptions = {}): Promise<EntryListing> {
+export async function listEntries(
+  client: RegistryClient,
+  ref: string,
+  options: ListEntriesOptions = {},
+): Promise<EntryListing> {
   if (options.where !== undefined) parseQuery(options.where);
   if (options.paths !== undefined && options.paths.length > 0) compilePathGlobs(options.paths);
   const resolved = await resolveRef(client, ref);
   let count = 0;
   let bytes = 0;
   async function* counted(): AsyncGenerator<ManifestEntry> {
-    const selection = { where: options.where, paths: options.paths !== undefined && options.paths.length > 0 ? options.paths : undefined };
+    const selection = {
+      where: options.where,
+      paths: options.paths !== undefined && options.paths.length > 0 ? options.paths : undefined,
+    };
     for await (const entry of client.entries(resolved.pkg, resolved.digest, selection)) {
       count += 1;
       bytes += entry.size;
       yield entry;
     }
   }
-  return { name: resolved.name, digest: resolved.digest, entries: counted(), totals: () => ({ entries: count, bytes }) };
+  return {
+    name: resolved.name,
+    digest: resolved.digest,
+    entries: counted(),
+    totals: () => ({ entries: count, bytes }),
+  };
 }

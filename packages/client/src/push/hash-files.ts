@@ -17,9 +17,9 @@ export interface HashOptions {
 
 export const DEFAULT_HASH_CONCURRENCY = 8;
 
-/** Hashes files in parallel, streaming; the result keeps the order of `files`. */
-export async function hashFiles(files: readonly WalkedFile[], options: HashOptions = {}): Promise<HashedFile[]> {
-  const out = new Array<HashedFile>(files.length);
+/** Hashes files in parallel, streaming; the result keeps the order of `files` (and their other fields). */
+export async function hashFiles<T extends WalkedFile>(files: readonly T[], options: HashOptions = {}): Promise<(T & HashedFile)[]> {
+  const out = new Array<T & HashedFile>(files.length);
   const done = { files: 0, bytes: 0 };
   await runLimited(files, options.concurrency ?? DEFAULT_HASH_CONCURRENCY, async (file, index) => {
     const digester = createDigester();

@@ -54,18 +54,22 @@ function ioError(file: FileSource, err: unknown): DpkgError {
 
 /** The bytes of a regular file, in fresh chunks (callers may keep them). */
 export async function* readFileChunks(file: FileSource): AsyncGenerator<Uint8Array, void, undefined> {
-  const { handle } = await openRegular(file);
+  const { handle, stats } = await openRegular(file);
+  let total = 0;
   try {
     for (;;) {
-      const buffer = new Uint8Array(CHUNK_BYTES);
+      // Sized to what is left (plus one byte to see the end, or growth): small files cost small buffers.
+      const want = Math.min(CHUNK_BYTES, Math.max(1, stats.size - total + 1));
+      const buffer = new Uint8Array(want);
       let read: number;
       try {
-        ({ bytesRead: read } = await handle.read(buffer, 0, CHUNK_BYTES, null));
+        ({ bytesRead: read } = await handle.read(buffer, 0, want, null));
       } catch (err) {
         throw ioError(file, err);
       }
       if (read === 0) return;
-      yield read === CHUNK_BYTES ? buffer : buffer.subarray(0, read);
+      total += read;
+      yield read === want ? buffer : buffer.subarray(0, read);
     }
   } finally {
     await handle.close();

@@ -137,3 +137,20 @@ export function fieldsDiffer(a: PackageFields, b: PackageFields): keyof PackageF
   if ((a.lazy ?? false) !== (b.lazy ?? false)) return "lazy";
   return null;
 }
+
+/** Two packages may not share a folder: each owns its dest, and removing one must not touch the other. */
+export function checkDisjointDests(packages: Record<string, PackageFields>, file: string): void {
+  const byDest = Object.entries(packages).sort(([, a], [, b]) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));
+  for (let i = 1; i < byDest.length; i++) {
+    const [outerName, outer] = byDest[i - 1]!;
+    const [innerName, inner] = byDest[i]!;
+    if (inner.dest === outer.dest || inner.dest.startsWith(`${outer.dest}/`)) {
+      throw new DpkgError(
+        "E_USAGE",
+        `${file}: ${innerName} (dest ${JSON.stringify(inner.dest)}) and ${outerName} (dest ${JSON.stringify(outer.dest)}) would share a folder`,
+        { file, packages: [outerName, innerName] },
+        { hint: "Give each package its own --dest, neither inside the other." },
+      );
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import { Agent, type Dispatcher } from "undici";
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  /** The Range header, as [start, end) of the object, or null. */
+  range: [number, number] | null;
+}
+
+/**
+ * A real undici Agent that notes every request it sends, so tests can assert what was (not) asked
+ * of the registry and the store: e.g. that a resumed download only requested the missing ranges.
+ */
+export function recordingDispatcher(): { dispatcher: Dispatcher; requests: RecordedRequest[]; objectReads(): RecordedRequest[]; close(): Promise<void> } {
+  const agent = new Agent();
+  const requests: RecordedRequest[] = [];
+  const dispatcher = agent.compose((dispatch) => (opts, handler) => {
+    const headers = (opts.headers ?? {}) as Record<string, string | undefined>;
+    const m = /^bytes=(\d+)-(\d+)$/.exec(headers.range ?? "");
+    requests.push({ method: opts.method, path: opts.path, range: m === null ? null : [Number(m[1]), Number(m[2]) + 1] });
+    return dispatch(opts, handler);
+  });
+  return {
+    dispatcher,
+    requests,
+    // Reads of blob bytes: signed registry object URLs or presigned store URLs (never the API).
+    objectReads: () => requests.filter((r) => r.range !== null),
+    close: () => agent.close(),
+  };
+}

@@ -1,0 +1,173 @@
+import { digestBytes, isDpkgError, type DpkgError, type PackageName } from "@dpkg/core";
+import { appendFileSync, writeFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { Agent, MockAgent } from "undici";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { push } from "../src/push/push.js";
+import { RegistryClient } from "../src/registry-client.js";
+import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
+import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+
+const MIB = 1024 * 1024;
+
+async function writeTree(root: string, files: Record<string, string | Uint8Array>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(root, ...rel.split("/"));
+    await mkdir(join(path, ".."), { recursive: true });
+    await writeFile(path, content);
+  }
+}
+
+function bigBytes(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) bytes[i] = (i / 4096 + seed) & 0xff;
+  return bytes;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DpkgError> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: DpkgError) => err,
+  );
+}
+
+describe("push: failures, resume, concurrency", () => {
+  let reg: TestRegistryServer;
+  let client: RegistryClient;
+  let tmp: TempDir;
+  beforeAll(async () => {
+    reg = await startTestRegistryServer();
+    client = new RegistryClient({ url: reg.url, token: reg.token });
+  });
+  afterAll(async () => {
+    await client.close();
+    await reg.close();
+  });
+  beforeEach(async () => {
+    tmp = await makeTempDir("dpkg-push-resume");
+  });
+  afterEach(async () => tmp.cleanup());
+
+  const revisions = async (pkg: PackageName): Promise<string[]> => {
+    const log = await client.log(pkg).catch((err: unknown) => {
+      if (isDpkgError(err, "E_NOT_FOUND")) return [];
+      throw err;
+    });
+    return log.map((r) => r.digest);
+  };
+
+  it("resumes: blobs already stored are not sent again", async () => {
+    const dir = join(tmp.path, "data");
+    const large = bigBytes(5 * MIB, 7);
+    const small = ["one", "two", "three", "four", "five", "six"].map((s) => `resume ${s}`);
+    await writeTree(dir, { "big.bin": large, ...Object.fromEntries(small.map((s, i) => [`s/${i}.txt`, s])) });
+    const pkg = { namespace: "resume", name: "half" };
+    // A push that stopped half way: the large blob and three small ones made it.
+    await client.uploadBlob(pkg, digestBytes(large), large.length, () => Readable.from([Buffer.from(large)]));
+    for (const s of small.slice(0, 3)) {
+      await client.uploadBlob(pkg, digestBytes(s), s.length, () => Readable.from([Buffer.from(s)]));
+    }
+    const report = await push({ client, dir, pkg });
+    const rest = small.slice(3).reduce((n, s) => n + s.length, 0);
+    expect(report).toMatchObject({ files: 7, bytesSent: rest, blobsSent: 3, unchanged: false });
+    expect(await revisions(pkg)).toEqual([report.digest]);
+  });
+
+  it("fails naming a small file that changed during the push, commits nothing, and resumes after", async () => {
+    const dir = join(tmp.path, "data");
+    await writeTree(dir, { "a.txt": "aaaa", "b.txt": "bbbb", "big.bin": bigBytes(5 * MIB, 8) });
+    const pkg = { namespace: "changed", name: "small" };
+    let changed = false;
+    const err = await rejection(
+      push({
+        client,
+        dir,
+        pkg,
+        onProgress: (p) => {
+          if (p.phase === "upload" && !changed) {
+            changed = true;
+            writeFileSync(join(dir, "b.txt"), "BBBB"); // same size, other content
+          }
+        },
+      }),
+    );
+    expect(err.code).toBe("E_INTEGRITY");
+    expect(err.message).toBe('file "b.txt" changed while it was being pushed (its content no longer hashes to ' + digestBytes("bbbb") + "); nothing was committed");
+    expect(err.hint).toMatch(/run the push again/);
+    expect(await revisions(pkg)).toEqual([]);
+    // The large blob went up alongside and stays; the pack with the changed file did not.
+    const again = await push({ client, dir, pkg });
+    expect(again).toMatchObject({ bytesSent: 8, blobsSent: 2 });
+    expect(await revisions(pkg)).toEqual([again.digest]);
+  });
+
+  it("fails naming a large file that grew during the push", async () => {
+    const dir = join(tmp.path, "data");
+    await writeTree(dir, { "big.bin": bigBytes(5 * MIB, 9) });
+    const pkg = { namespace: "changed", name: "large" };
+    let changed = false;
+    const err = await rejection(
+      push({
+        client,
+        dir,
+        pkg,
+        onProgress: (p) => {
+          if (p.phase === "upload" && !changed) {
+            changed = true;
+            appendFileSync(join(dir, "big.bin"), "more");
+          }
+        },
+      }),
+    );
+    expect(err.code).toBe("E_INTEGRITY");
+    expect(err.message).toMatch(/^file "big.bin" changed while it was being pushed \(its size is no longer 5242880 bytes\)/);
+    expect(await revisions(pkg)).toEqual([]);
+  });
+
+  it("honours expectParent: E_CONFLICT when someone else committed first", async () => {
+    const a = join(tmp.path, "a");
+    const b = join(tmp.path, "b");
+    await writeTree(a, { "x.txt": "version a" });
+    await writeTree(b, { "x.txt": "version b" });
+    const pkg = { namespace: "parent", name: "x" };
+    const first = await push({ client, dir: a, pkg, expectParent: "none" });
+    const none = await rejection(push({ client, dir: b, pkg, expectParent: "none" }));
+    expect(none.code).toBe("E_CONFLICT");
+    const stale = await rejection(push({ client, dir: b, pkg, expectParent: digestBytes("some other revision") }));
+    expect(stale.code).toBe("E_CONFLICT");
+    expect(await revisions(pkg)).toEqual([first.digest]);
+    const second = await push({ client, dir: b, pkg, expectParent: first.digest });
+    expect(await revisions(pkg)).toEqual([second.digest, first.digest]);
+  });
+
+  it("concurrent pushes of different content to one package all become revisions", async () => {
+    const dirs = [0, 1, 2, 3].map((i) => join(tmp.path, `d${i}`));
+    await Promise.all(dirs.map((d, i) => writeTree(d, { "shared.txt": "same in all", [`own-${i}.txt`]: `own ${i}`, "n.csv": `n,${i}\n` })));
+    const pkg = { namespace: "race", name: "x" };
+    const reports = await Promise.all(dirs.map((dir) => push({ client, dir, pkg })));
+    expect(new Set(reports.map((r) => r.digest)).size).toBe(4);
+    expect((await revisions(pkg)).sort()).toEqual(reports.map((r) => r.digest).sort());
+    expect(await client.resolve(pkg, "latest")).toBe((await revisions(pkg))[0]);
+  });
+
+  it("counts bytes sent once when a pack upload is retried after a 503", async () => {
+    const dir = join(tmp.path, "data");
+    await writeTree(dir, { "a.txt": "retry me", "b.txt": "and me" });
+    const mock = new MockAgent({ agent: new Agent() });
+    mock.enableNetConnect(new URL(reg.url).host);
+    const origin = new URL(reg.url).origin;
+    mock.get(origin).intercept({ path: "/v1/packages/retry/x/blobs/pack", method: "PUT" }).reply(503, { code: "E_UNAVAILABLE", message: "try later" }).times(1);
+    const faulty = new RegistryClient({ url: reg.url, token: reg.token, dispatcher: mock });
+    try {
+      const report = await push({ client: faulty, dir, pkg: { namespace: "retry", name: "x" } });
+      expect(report).toMatchObject({ bytesSent: 14, blobsSent: 2 });
+      expect(mock.pendingInterceptors()).toEqual([]);
+    } finally {
+      await mock.close();
+    }
+  });
+});
