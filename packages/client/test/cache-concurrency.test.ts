@@ -12,14 +12,31 @@ import { blobOf as blob, shuffled as order } from "./helpers/cache-race-data.mjs
 const register = fileURLToPath(new URL("../../registry-server/test/metadata/child/register-ts.mjs", import.meta.url));
 const writer = fileURLToPath(new URL("./helpers/cache-writer-child.mjs", import.meta.url));
 
-function runWriter(root: string, from: number, to: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", register, writer, root, String(from), String(to)], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+interface Writer {
+  ready: Promise<void>;
+  go(): Promise<void>;
+}
+
+/** A child process that loads the cache code, then writes its blobs when told to, so that all writers start together. */
+function startWriter(root: string, from: number, to: number): Writer {
+  const child = spawn(process.execPath, ["--import", register, writer, root, String(from), String(to)], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<never>((_, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`cache writer exited with ${code}: ${stderr}`))));
+    child.once("exit", (code) => reject(new Error(`cache writer exited with ${code}: ${stderr}`)));
   });
+  const said = (word: string): Promise<void> =>
+    Promise.race([new Promise<void>((resolve) => child.on("message", (m) => m === word && resolve())), exited]);
+  const ready = said("ready");
+  const done = said("done");
+  return {
+    ready,
+    async go() {
+      child.send("go");
+      await done;
+    },
+  };
 }
 
 describe("ContentCache: several processes at once", () => {
@@ -29,11 +46,12 @@ describe("ContentCache: several processes at once", () => {
   });
   afterEach(() => dir.cleanup());
 
-  it("4 child processes and 4 async writers in this one write overlapping blobs without corruption or failure", async () => {
+  it("2 child processes and 4 async writers in this one write overlapping blobs at once, without corruption or failure", async () => {
     const root = join(dir.path, "cache");
     const cache = new ContentCache(root);
-    // Ranges overlap: every blob is written by at least two processes, most by three or more.
-    const children = [runWriter(root, 0, 120), runWriter(root, 40, 160), runWriter(root, 80, 200), runWriter(root, 0, 200)];
+    // Ranges overlap: every blob is written by this process and at least one child, most by all three.
+    const children = [startWriter(root, 0, 140), startWriter(root, 60, 200)];
+    await Promise.all(children.map((c) => c.ready));
     const local = order(0, 200, 7);
     let next = 0;
     const writers = Array.from({ length: 4 }, async () => {
@@ -41,11 +59,12 @@ describe("ContentCache: several processes at once", () => {
         const { digest, bytes } = blob(local[next++]!);
         await cache.putBlob(digest, bytes.length, (async function* () {
           yield bytes.subarray(0, bytes.length >> 1);
+          await new Promise((r) => setImmediate(r));
           yield bytes.subarray(bytes.length >> 1);
         })());
       }
     });
-    await Promise.all([...children, ...writers]);
+    await Promise.all([...children.map((c) => c.go()), ...writers]);
 
     const names: string[] = [];
     for (const shard of await readdir(join(root, "blobs"))) names.push(...(await readdir(join(root, "blobs", shard))));
