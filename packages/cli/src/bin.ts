@@ -8,6 +8,13 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// Ctrl-C: take the progress bar off the line before leaving (a push or install stopped here leaves
+// no revision and no half-written file; running it again resumes).
+process.once("SIGINT", () => {
+  process.stderr.write(`${process.stderr.isTTY ? "\r\u001b[K" : ""}dpkg: interrupted\n`);
+  process.exit(130);
+});
+
 const program = basename(process.argv[1] ?? "dpkg").replace(/\.js$/, "");
 const code = await runCli({
   argv: process.argv.slice(2),

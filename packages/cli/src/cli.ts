@@ -1,4 +1,4 @@
-import { DpkgError } from "@dpkg/core";
+import { DpkgError, ERROR_CATALOG } from "@dpkg/core";
 import { createRequire } from "node:module";
 import yargs, { type Argv } from "yargs";
 import type { GlobalArgs, RegisterCommand, Run } from "./command.js";
@@ -68,7 +68,7 @@ export async function runCli(io: Io): Promise<number> {
     if (!json) await reportError(failure, errorOutput);
     return exitCodeOf(failure);
   } catch (err) {
-    const error = toDpkgError(err);
+    const error = withCommandHint(toDpkgError(err), io);
     await reportError(error, errorOutput);
     if (errorOutput.debug && error.code === "E_INTERNAL" && err instanceof Error)
       io.stderr.write(`${err.stack ?? ""}\n`);
@@ -115,11 +115,11 @@ function parser(io: Io, select: (run: Run) => void): Argv<GlobalArgs> {
     })
     .group(["registry", "token", "json", "quiet", "concurrency", "help", "version"], "Global options:")
     .strict()
-    .demandCommand(1, "give a command: dpkg --help lists them")
+    .demandCommand(1, `give a command: ${io.program} --help lists them`)
     .recommendCommands()
     .exitProcess(false)
     .fail((message: string | null, err: Error | undefined) => {
-      throw err ?? usageError(message ?? "invalid arguments", io.argv);
+      throw err ?? usageError(message ?? "invalid arguments", io);
     })
     .help()
     .alias("help", "h")
@@ -138,7 +138,8 @@ function parser(io: Io, select: (run: Run) => void): Argv<GlobalArgs> {
 /** Commands that only group subcommands: a usage error names the subcommand word. */
 const GROUPS = new Set(["cache"]);
 
-function usageError(message: string, argv: readonly string[]): DpkgError {
+function usageError(message: string, io: Io): DpkgError {
+  const { argv, program } = io;
   const words = argv.filter((a) => !a.startsWith("-"));
   const command =
     words[0] !== undefined && GROUPS.has(words[0]) && words[1] !== undefined ? `${words[0]} ${words[1]}` : words[0];
@@ -151,14 +152,27 @@ function usageError(message: string, argv: readonly string[]): DpkgError {
   }
   const counts = /^Not enough non-option arguments: got (\d+), need at least (\d+)$/.exec(message);
   if (counts !== null && command !== undefined) {
-    text = `dpkg ${command} is missing arguments: it takes at least ${counts[2]}, got ${counts[1]}`;
+    text = `${program} ${command} is missing arguments: it takes at least ${counts[2]}, got ${counts[1]}`;
   }
   const general = command === undefined || text.startsWith("unknown command");
-  const parent = command?.includes(" ") ? `dpkg ${command.split(" ")[0]}` : "dpkg";
+  const parent = command?.includes(" ") ? `${program} ${command.split(" ")[0]}` : program;
   const hint = general
     ? `Run '${parent} --help' for the commands and examples.`
-    : `Run 'dpkg ${command} --help' for its options and examples.`;
+    : `Run '${program} ${command} --help' for its options and examples.`;
   return new DpkgError("E_USAGE", text, { argv: [...argv] }, { hint });
+}
+
+/** A library's E_USAGE carries the catalog's generic hint; name the command whose --help helps. */
+function withCommandHint(error: DpkgError, io: Io): DpkgError {
+  const { argv, program } = io;
+  if (error.code !== "E_USAGE" || error.hint !== ERROR_CATALOG.E_USAGE.hint) return error;
+  const words = argv.filter((a) => !a.startsWith("-"));
+  const command = words[0] !== undefined && GROUPS.has(words[0]) ? words.slice(0, 2).join(" ") : words[0];
+  if (command === undefined) return error;
+  return new DpkgError(error.code, error.message, error.details, {
+    cause: error.cause,
+    hint: `Run '${program} ${command} --help' for its options and examples.`,
+  });
 }
 
 /** --json decides the shape of errors too, even those found before yargs could parse anything. */

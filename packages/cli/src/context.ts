@@ -1,9 +1,9 @@
-import { ContentCache, defaultCacheDir, pickToken, RegistryClient, type TokenSource } from "@dpkg/client";
+import { ContentCache, DEFAULT_REGISTRY, defaultCacheDir, pickToken, RegistryClient, type TokenSource } from "@dpkg/client";
 import { DpkgError } from "@dpkg/core";
 import { colorsFor, type Colors, type Writable } from "./output.js";
 import { createProgress, type Progress } from "./progress.js";
 
-export const DEFAULT_REGISTRY = "http://127.0.0.1:7777";
+export { DEFAULT_REGISTRY };
 export const DEFAULT_CONCURRENCY = 16;
 
 /** Where the CLI reads and writes: the real process in bin.ts, anything in tests. */

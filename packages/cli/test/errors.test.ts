@@ -1,6 +1,8 @@
+import { symlink } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistryServer, type TestRegistryServer } from "../../client/test/helpers/registry-server.js";
-import { dpkgUser, type DpkgUser } from "./helpers/run-dpkg.js";
+import { BIN, dpkgUser, type DpkgUser } from "./helpers/run-dpkg.js";
 
 const COMMANDS = [
   "push",
@@ -76,6 +78,15 @@ describe("dpkg errors, exit codes, --json, NO_COLOR and --help", () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(cases[i]![1]);
     });
+    // Installed as datapkg (Debian's dpkg is the system package manager), it names itself so.
+    const datapkg = join(user.home, "datapkg");
+    await symlink(BIN, datapkg);
+    const renamed = await user.run(["ls"], { script: datapkg });
+    expect(renamed.code).toBe(2);
+    expect(renamed.stderr).toMatch(
+      /^datapkg: E_USAGE: datapkg ls is missing arguments.*\nhint: Run 'datapkg ls --help'/,
+    );
+
     const json = await user.run(["ls", "--json"]);
     expect(json.code).toBe(2);
     expect(json.json()).toMatchObject({

@@ -12,3 +12,5 @@ export { readLockfile, writeLockfile, type Lockfile, type LockedPackage } from "
 export { readWanted, writeWanted, type Wanted, type WantedPackage } from "./workspace/wanted.js";
 export { createEntryFilter, selectEntries, type Selection } from "./select.js";
 export * from "./ops/index.js";
+export { open, DEFAULT_REGISTRY, type OpenOptions } from "./open.js";
+export type { PackageHandle, PackageEntry, EntrySelection } from "./package-handle.js";

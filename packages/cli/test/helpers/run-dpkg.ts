@@ -21,7 +21,11 @@ export interface DpkgUser {
   home: string;
   workspace: string;
   env: NodeJS.ProcessEnv;
-  run(args: string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string }): Promise<DpkgResult>;
+  /** `script`: another path to the bin, e.g. a symlink named datapkg as npm installs it. */
+  run(
+    args: string[],
+    options?: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; script?: string },
+  ): Promise<DpkgResult>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -44,17 +48,22 @@ export async function dpkgUser(env: NodeJS.ProcessEnv = {}): Promise<DpkgUser> {
     workspace,
     env: base,
     run: (args, options = {}) =>
-      runDpkg(args, { cwd: options.cwd ?? workspace, env: { ...base, ...options.env }, input: options.input }),
+      runDpkg(args, {
+        cwd: options.cwd ?? workspace,
+        env: { ...base, ...options.env },
+        input: options.input,
+        script: options.script,
+      }),
     [Symbol.asyncDispose]: dir.cleanup,
   };
 }
 
 export function runDpkg(
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string; script?: string },
 ): Promise<DpkgResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [options.script ?? BIN, ...args], {
       cwd: options.cwd,
       env: options.env,
       stdio: ["pipe", "pipe", "pipe"],
