@@ -1,10 +1,11 @@
 // Hash throughput of a cached file: BLAKE3 through @dpkg/core (native addon, then the wasm
 // fallback) against node's sha256 as the baseline, all streaming the same file in one run.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, statSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from "node:fs";
+import { createReadStream, existsSync, statSync, openSync, writeSync, closeSync, mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createDigester, digestBackend, loadBlake3Backend } from "@dpkg/core";
 import { BENCH_DIR, report } from "./report.mjs";
+import { benchOptions } from "./options.mjs";
 
 const CHUNK = 1 << 20;
 
@@ -33,7 +34,7 @@ async function timeStream(path, update) {
 
 export async function run(argv) {
   const { values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { "size-mib": { type: "string" } } });
-  const mib = Number(values["size-mib"] ?? 1024);
+  const mib = Number(values["size-mib"] ?? Math.max(1, Math.round(1024 * benchOptions(argv).scale)));
   const path = `${BENCH_DIR}hash-${mib}mib.bin`;
   makeFile(path, mib);
   await timeStream(path, () => {}); // warm the page cache: "streaming a cached file"
