@@ -2,12 +2,16 @@ import {
   api,
   DpkgError,
   isErrorCode,
+  matchesApi,
+  type ApiSchema,
   type Digest,
   type ManifestEntry,
   type PackageName,
 } from "@dpkg/core";
 import { Agent, type Dispatcher } from "undici";
 import { Readable } from "node:stream";
+import { entryLines } from "./fetch/entry-lines.js";
+import { asDpkgError, backoff, isTransient } from "./fetch/transient.js";
 
 export interface RegistryClientOptions {
   /** e.g. http://127.0.0.1:7777 */
@@ -36,7 +40,12 @@ interface Call {
   idempotent: boolean;
 }
 
-const RETRY_STATUSES = new Set([502, 503, 504]);
+/**
+ * Answers worth sending an idempotent request again for: a gateway or store that is down or
+ * overloaded, and 500, which a proxy or an object store answers for faults that pass (the
+ * registry's own 500s come back the same after a few quick attempts, with their request id).
+ */
+const RETRY_STATUSES = new Set([500, 502, 503, 504]);
 
 /**
  * The registry's HTTP API as typed calls. Every non-2xx answer becomes the DpkgError the server
@@ -77,15 +86,15 @@ export class RegistryClient {
 
   // --- reads -------------------------------------------------------------------------------
   health(): Promise<api.HealthResponse> {
-    return this.json({ method: "GET", path: "/v1/health", idempotent: true });
+    return this.json({ method: "GET", path: "/v1/health", idempotent: true }, api.HealthResponse);
   }
 
   whoami(): Promise<api.WhoamiResponse> {
-    return this.json({ method: "GET", path: "/v1/whoami", idempotent: true });
+    return this.json({ method: "GET", path: "/v1/whoami", idempotent: true }, api.WhoamiResponse);
   }
 
   packageInfo(pkg: PackageName): Promise<api.PackageInfo> {
-    return this.json({ method: "GET", path: pkgPath(pkg), idempotent: true });
+    return this.json({ method: "GET", path: pkgPath(pkg), idempotent: true }, api.PackageInfo);
   }
 
   async log(pkg: PackageName, options: { limit?: number; before?: string } = {}): Promise<api.Revision[]> {
@@ -94,7 +103,7 @@ export class RegistryClient {
       path: `${pkgPath(pkg)}/revisions`,
       query: { limit: options.limit?.toString(), before: options.before },
       idempotent: true,
-    });
+    }, api.LogResponse);
     return res.revisions;
   }
 
@@ -104,7 +113,7 @@ export class RegistryClient {
       method: "GET",
       path: `${pkgPath(pkg)}/resolve/${encodeURIComponent(ref)}`,
       idempotent: true,
-    });
+    }, api.ResolveResponse);
     return res.digest as Digest;
   }
 
@@ -113,7 +122,10 @@ export class RegistryClient {
     return this.stream({ method: "GET", path: `${pkgPath(pkg)}/revisions/${digest}/manifest`, idempotent: true });
   }
 
-  /** Entries selected on the server, in path order, following pages until the end. */
+  /**
+   * Entries selected on the server, in path order, following pages until the end. A page cut off
+   * or garbled on the way is asked for again from the entry after the last one yielded.
+   */
   async *entries(
     pkg: PackageName,
     digest: Digest,
@@ -121,6 +133,7 @@ export class RegistryClient {
   ): AsyncGenerator<ManifestEntry, void, undefined> {
     const pageSize = selection.pageSize ?? 100_000;
     let after: string | undefined;
+    let failures = 0;
     for (;;) {
       const body = await this.stream({
         method: "GET",
@@ -128,28 +141,40 @@ export class RegistryClient {
         query: { where: selection.where, path: selection.paths, limit: String(pageSize), after },
         idempotent: true,
       });
+      const lines = entryLines(body, after);
       let count = 0;
-      let carry = "";
-      const decoder = new TextDecoder();
-      for await (const chunk of body) {
-        const text = carry + decoder.decode(chunk, { stream: true });
-        const lines = text.split("\n");
-        carry = lines.pop() ?? "";
-        for (const line of lines) {
-          if (line === "") continue;
-          const entry = JSON.parse(line) as ManifestEntry;
+      let cut = false;
+      try {
+        for (;;) {
+          let step: IteratorResult<ManifestEntry, void>;
+          try {
+            step = await lines.next();
+          } catch (err) {
+            if (!isTransient(err) || ++failures >= this.attempts) throw asDpkgError(err, `reading the entry list of ${pkg.namespace}/${pkg.name}`);
+            cut = true;
+            break;
+          }
+          if (step.done === true) break;
           count += 1;
-          after = entry.path;
-          yield entry;
+          after = step.value.path;
+          yield step.value;
         }
+      } finally {
+        // A consumer that stops early leaves the page's body open otherwise.
+        await lines.return(undefined);
       }
-      if (carry.trim() !== "") throw new DpkgError("E_NETWORK", "the entry list ended in the middle of a line");
+      if (cut) {
+        await backoff(failures);
+        continue;
+      }
       if (count < pageSize) return;
     }
   }
 
   tags(pkg: PackageName): Promise<Record<string, Digest>> {
-    return this.json<{ tags: Record<string, Digest> }>({ method: "GET", path: `${pkgPath(pkg)}/tags`, idempotent: true }).then((r) => r.tags);
+    return this.json<{ tags: Record<string, Digest> }>({ method: "GET", path: `${pkgPath(pkg)}/tags`, idempotent: true }, api.TagsResponse).then(
+      (r) => r.tags,
+    );
   }
 
   async tagHistory(pkg: PackageName, tag?: string): Promise<api.TagMove[]> {
@@ -158,12 +183,15 @@ export class RegistryClient {
       path: `${pkgPath(pkg)}/tag-history`,
       query: { tag },
       idempotent: true,
-    });
+    }, api.TagHistoryResponse);
     return res.moves;
   }
 
   async search(text: string, limit = 20): Promise<api.SearchResponse["hits"]> {
-    const res = await this.json<api.SearchResponse>({ method: "GET", path: "/v1/search", query: { q: text, limit: String(limit) }, idempotent: true });
+    const res = await this.json<api.SearchResponse>(
+      { method: "GET", path: "/v1/search", query: { q: text, limit: String(limit) }, idempotent: true },
+      api.SearchResponse,
+    );
     return res.hits;
   }
 
@@ -176,7 +204,7 @@ export class RegistryClient {
         path: `${pkgPath(pkg)}/blobs/locations`,
         json: { digests: batch },
         idempotent: true,
-      });
+      }, api.LocationsResponse);
       out.groups.push(...res.groups);
       out.unknown.push(...res.unknown);
     }
@@ -192,8 +220,8 @@ export class RegistryClient {
     const res = await this.dispatch(
       { method: "GET", origin: u.origin, path: u.pathname + u.search, headers: { range: `bytes=${start}-${end - 1}` } },
       true,
+      (r) => (r.statusCode === 206 || r.statusCode === 200 ? Promise.resolve({ value: r }) : rejected(r)),
     );
-    if (res.statusCode !== 206 && res.statusCode !== 200) throw await toError(res);
     return res.body;
   }
 
@@ -206,7 +234,7 @@ export class RegistryClient {
         path: `${pkgPath(pkg)}/blobs/missing`,
         json: { digests: batch },
         idempotent: true,
-      });
+      }, api.MissingResponse);
       out.push(...(res.missing as Digest[]));
     }
     return out;
@@ -219,7 +247,7 @@ export class RegistryClient {
       body: tar,
       contentType: api.CONTENT_TYPES.tar,
       idempotent: true, // uploads are content-addressed: sending the same bytes twice is harmless
-    });
+    }, api.UploadResponse);
   }
 
   uploadBlob(pkg: PackageName, digest: Digest, size: number, body: () => Readable): Promise<api.UploadResponse> {
@@ -230,7 +258,7 @@ export class RegistryClient {
       contentType: api.CONTENT_TYPES.blob,
       headers: { "content-length": String(size) },
       idempotent: true,
-    });
+    }, api.UploadResponse);
   }
 
   commit(
@@ -254,29 +282,49 @@ export class RegistryClient {
       // A commit that reached the server and is sent again either finds its revision unchanged or,
       // with --expect-parent, conflicts; it never records twice.
       idempotent: true,
-    });
+    }, api.CommitResponse);
   }
 
   setTag(pkg: PackageName, tag: string, target: Digest): Promise<api.TagMove> {
-    return this.json({ method: "PUT", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, json: { target }, idempotent: true });
+    return this.json({ method: "PUT", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, json: { target }, idempotent: true }, api.TagMove);
   }
 
   deleteTag(pkg: PackageName, tag: string): Promise<api.TagMove> {
-    return this.json({ method: "DELETE", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, idempotent: false });
+    return this.json({ method: "DELETE", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, idempotent: false }, api.TagMove);
   }
 
   // --- transport ---------------------------------------------------------------------------
-  private async json<T>(call: Call): Promise<T> {
-    const res = await this.call(call);
-    return (await res.body.json()) as T;
+  /**
+   * A JSON answer, read whole inside the retry loop and checked against its schema (`answer`): a
+   * body cut off or garbled on the way (a dropped connection, a faulty proxy) is sent again when
+   * the call is idempotent, and is E_NETWORK when it stays unreadable; never a bare parse error or
+   * a missing property further on.
+   */
+  private json<T>(call: Call, answer: ApiSchema): Promise<T> {
+    return this.send(call, async (res) => {
+      if (res.statusCode < 200 || res.statusCode >= 300) return rejected(res);
+      let text: string;
+      try {
+        text = await res.body.text();
+      } catch (err) {
+        return { retry: unreadable(call, "its body was cut off", err) };
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        return { retry: unreadable(call, "its body is not valid JSON", err) };
+      }
+      if (!matchesApi(answer, value)) return { retry: unreadable(call, "it does not match the API") };
+      return { value: value as T };
+    });
   }
 
-  private async stream(call: Call): Promise<AsyncIterable<Uint8Array>> {
-    const res = await this.call(call);
-    return res.body;
+  private stream(call: Call): Promise<AsyncIterable<Uint8Array>> {
+    return this.send(call, (res) => (res.statusCode >= 200 && res.statusCode < 300 ? Promise.resolve({ value: res.body }) : rejected(res)));
   }
 
-  private async call(call: Call): Promise<Dispatcher.ResponseData> {
+  private send<T>(call: Call, accept: Accept<T>): Promise<T> {
     const headers: Record<string, string> = { ...call.headers };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let body: () => Body = () => null;
@@ -288,42 +336,62 @@ export class RegistryClient {
       headers["content-type"] = call.contentType ?? "application/octet-stream";
       body = call.body;
     }
-    const res = await this.dispatch(
+    return this.dispatch(
       { method: call.method, origin: this.origin, path: this.basePath + call.path + queryString(call.query), headers, body },
       call.idempotent,
+      accept,
     );
-    if (res.statusCode >= 200 && res.statusCode < 300) return res;
-    throw await toError(res);
   }
 
-  private async dispatch(
+  /**
+   * Sends a request, and for idempotent ones sends it again (with backoff) after a network error
+   * or an answer `accept` asks to retry; the last such error is thrown when attempts run out.
+   */
+  private async dispatch<T>(
     options: { method: Call["method"]; origin: string; path: string; headers: Record<string, string>; body?: () => Body },
     idempotent: boolean,
-  ): Promise<Dispatcher.ResponseData> {
+    accept: Accept<T>,
+  ): Promise<T> {
     let lastError: unknown;
-    for (let attempt = 1; attempt <= (idempotent ? this.attempts : 1); attempt++) {
+    const attempts = idempotent ? this.attempts : 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
+      let res: Dispatcher.ResponseData;
       try {
-        const res = await this.dispatcher.request({
+        res = await this.dispatcher.request({
           method: options.method,
           origin: options.origin,
           path: options.path,
           headers: options.headers,
           body: options.body?.() ?? null,
         });
-        if (idempotent && RETRY_STATUSES.has(res.statusCode) && attempt < this.attempts) {
-          lastError = await toError(res);
-          continue;
-        }
-        return res;
       } catch (err) {
         lastError = err;
-        if (!idempotent || !isNetworkError(err)) break;
+        if (!isNetworkError(err)) break;
+        continue;
       }
+      const accepted = await accept(res);
+      if ("value" in accepted) return accepted.value;
+      lastError = accepted.retry;
     }
     if (lastError instanceof DpkgError) throw lastError;
     throw new DpkgError("E_NETWORK", `cannot reach ${options.origin}: ${describe(lastError)}`, { origin: options.origin }, { cause: lastError });
   }
+}
+
+/** What to make of an answer: its value, an error worth another attempt, or (thrown) a final error. */
+type Accept<T> = (res: Dispatcher.ResponseData) => Promise<{ value: T } | { retry: DpkgError }>;
+
+/** A non-2xx answer as the DpkgError it describes: retried when its status may pass, thrown otherwise. */
+async function rejected(res: Dispatcher.ResponseData): Promise<{ retry: DpkgError }> {
+  const error = await toError(res);
+  if (RETRY_STATUSES.has(res.statusCode)) return { retry: error };
+  throw error;
+}
+
+function unreadable(call: Call, what: string, cause?: unknown): DpkgError {
+  const options = cause === undefined ? undefined : { cause };
+  return new DpkgError("E_NETWORK", `the answer to ${call.method} ${call.path} could not be read: ${what}`, { path: call.path }, options);
 }
 
 function pkgPath(pkg: PackageName): string {

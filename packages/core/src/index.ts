@@ -11,3 +11,4 @@ export * from "./manifest/manifest-stream.js";
 export * from "./path-glob.js";
 export * from "./query/index.js";
 export * as api from "./api.js";
+export { matchesApi, type ApiSchema } from "./api-check.js";

@@ -16,6 +16,7 @@ import { searchRoutes } from "./http/routes/search.js";
 import { tagRoutes } from "./http/routes/tags.js";
 import { tokenRoutes } from "./http/routes/tokens.js";
 import type { MetadataStore } from "./metadata/metadata-store.js";
+import { BlobClaims } from "./push/blob-claims.js";
 import { createOutboxFlusher } from "./push/outbox.js";
 
 export interface AppConfig {
@@ -32,6 +33,8 @@ export interface AppConfig {
   largeBlobBytes: number;
   /** Limit of JSON request bodies. Streaming bodies (blobs, packs, manifests) have their own limits. */
   jsonBodyLimit: number;
+  /** Limit of a manifest's size (default 2 GiB, about 10 million entries without metadata). */
+  maxManifestBytes?: number;
 }
 
 export interface AppDeps {
@@ -102,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const ctx: RouteContext = {
     ...deps,
     signer: createUrlSigner(deps.config.urlSecret),
+    claims: new BlobClaims(),
     flushOutbox: async () => {
       // A revision is committed once the index says so; its bucket records follow. If the bucket is
       // briefly unavailable they stay queued and the next flush (next commit, or startup) writes them.

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
         storeOptions(y)
           .option("host", { type: "string", describe: "address to listen on [env DPKG_REGISTRY_HOST]" })
           .option("port", { type: "number", describe: "port (0 picks a free one) [env DPKG_REGISTRY_PORT]" })
+          .option("max-manifest-bytes", { type: "number", describe: "refuse larger manifests (default 2 GiB) [env DPKG_MAX_MANIFEST_BYTES]" })
           .example("$0 serve", "embedded defaults, no configuration")
           .example("$0 serve --s3-bucket data --s3-endpoint http://127.0.0.1:9000", "blobs in an S3-compatible store"),
       (args) => serve(resolveConfig(args)),

@@ -18,6 +18,8 @@ export interface RegistryConfig {
   presignSeconds: number;
   packBytes: number;
   largeBlobBytes: number;
+  /** Manifests larger than this are refused (E_TOO_LARGE). */
+  maxManifestBytes: number;
 }
 
 export interface RawOptions {
@@ -30,6 +32,7 @@ export interface RawOptions {
   s3Region?: string;
   s3ForcePathStyle?: boolean;
   logLevel?: string;
+  maxManifestBytes?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -62,6 +65,7 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = proces
     presignSeconds: 3600,
     packBytes: 16 * MIB,
     largeBlobBytes: 4 * MIB,
+    maxManifestBytes: byteCount("max manifest bytes", flags.maxManifestBytes ?? env.DPKG_MAX_MANIFEST_BYTES, 2 * 1024 * MIB),
   };
 }
 
@@ -71,4 +75,11 @@ export function parseDuration(text: string): number {
   if (m === null) throw new DpkgError("E_USAGE", `${JSON.stringify(text)} is not a duration like 24h, 30m, 90s or 7d`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"];
   return Number(m[1]) * unit;
+}
+
+function byteCount(what: string, value: number | string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new DpkgError("E_USAGE", `${what} must be a positive whole number of bytes, got ${String(value)}`);
+  return n;
 }

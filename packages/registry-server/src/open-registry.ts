@@ -52,6 +52,7 @@ export async function openRegistry(config: RegistryConfig, options: { indexFile?
       packBytes: config.packBytes,
       largeBlobBytes: config.largeBlobBytes,
       jsonBodyLimit: 16 * 1024 * 1024,
+      maxManifestBytes: config.maxManifestBytes,
     },
     close: () => meta.close(),
   };

@@ -12,7 +12,7 @@ export class ByteReader {
   private pending: Uint8Array | null = null;
 
   constructor(
-    source: AsyncIterable<Uint8Array>,
+    private readonly source: AsyncIterable<Uint8Array>,
     private readonly length: number,
     private readonly what: string,
   ) {
@@ -73,5 +73,10 @@ export class ByteReader {
   /** Stops reading the body (the connection is given back or dropped, not drained). */
   async close(): Promise<void> {
     await this.iterator.return?.().catch(() => undefined);
+    // A stream's async iterator that never yielded ignores return() (the generator has not started),
+    // so a body nobody read (every blob was cached by another process meanwhile) would stay open, and
+    // closing the HTTP client would then wait for it forever.
+    const stream = this.source as { destroy?: unknown };
+    if (typeof stream.destroy === "function") (stream as { destroy(): void }).destroy();
   }
 }

@@ -26,7 +26,9 @@ export async function readGroup(ctx: FetchContext, group: LocatedGroup, refreshe
         for (const fresh of await ctx.locate(pending.map((b) => b.digest))) await readGroup(ctx, fresh, true);
         return;
       }
-      if (!isTransient(err) || attempt >= ctx.attempts) throw asDpkgError(err, `reading ${ctx.what(pending[0]!.digest)}`);
+      // A blob leaves `pending` once its bytes are read, before they are verified and stored: when
+      // that check fails on the last blob, `pending` is empty, and the group's first blob names the read.
+      if (!isTransient(err) || attempt >= ctx.attempts) throw asDpkgError(err, `reading ${ctx.what((pending[0] ?? group.blobs[0]!).digest)}`);
       await backoff(attempt);
     }
   }

@@ -3,6 +3,7 @@ import {
   encodeManifest,
   findCaseCollisions,
   formatPackageName,
+  isDpkgError,
   parseTag,
   summarizeManifest,
   type Digest,
@@ -102,27 +103,44 @@ export async function push(options: PushOptions): Promise<PushReport> {
 
   const distinct = new Map<Digest, UploadBlob>();
   for (const file of hashed) if (!distinct.has(file.digest)) distinct.set(file.digest, file);
-  const missing = new Set(await client.missing(pkg, [...distinct.keys()]));
-  const toSend = [...distinct.values()].filter((b) => missing.has(b.digest));
-  const sendFiles = toSend.length;
-  const sendBytes = toSend.reduce((n, b) => n + b.size, 0);
-  progress({ phase: "upload", files: 0, totalFiles: sendFiles, bytes: 0, totalBytes: sendBytes });
-  const sent = await uploadBlobs({
-    client,
-    pkg,
-    blobs: toSend,
-    concurrency: uploadConcurrency(options.concurrency),
-    onProgress: (s) => progress({ phase: "upload", files: s.blobs, totalFiles: sendFiles, bytes: s.bytes, totalBytes: sendBytes }),
-  });
+  const sent = { bytesSent: 0, blobsSent: 0 };
+  const sendMissing = async (): Promise<void> => {
+    const missing = new Set(await client.missing(pkg, [...distinct.keys()]));
+    const toSend = [...distinct.values()].filter((b) => missing.has(b.digest));
+    const sendFiles = toSend.length;
+    const sendBytes = toSend.reduce((n, b) => n + b.size, 0);
+    progress({ phase: "upload", files: 0, totalFiles: sendFiles, bytes: 0, totalBytes: sendBytes });
+    const done = await uploadBlobs({
+      client,
+      pkg,
+      blobs: toSend,
+      concurrency: uploadConcurrency(options.concurrency),
+      onProgress: (s) => progress({ phase: "upload", files: s.blobs, totalFiles: sendFiles, bytes: s.bytes, totalBytes: sendBytes }),
+    });
+    sent.bytesSent += done.bytesSent;
+    sent.blobsSent += done.blobsSent;
+  };
+  await sendMissing();
 
-  progress({ phase: "commit", files: summary.entryCount, totalFiles: summary.entryCount, bytes: summary.totalSize, totalBytes: summary.totalSize });
-  const committed = await client.commit(
-    pkg,
-    summary.digest,
-    // A factory: a retried commit re-encodes the manifest from the entries rather than holding its bytes.
-    () => Readable.from(encodeManifest(header, entries), { objectMode: false }),
-    { message: options.message, tags: options.tags, expectParent: options.expectParent },
-  );
+  let committed: Awaited<ReturnType<RegistryClient["commit"]>>;
+  for (let attempt = 1; ; attempt++) {
+    progress({ phase: "commit", files: summary.entryCount, totalFiles: summary.entryCount, bytes: summary.totalSize, totalBytes: summary.totalSize });
+    try {
+      committed = await client.commit(
+        pkg,
+        summary.digest,
+        // A factory: a retried commit re-encodes the manifest from the entries rather than holding its bytes.
+        () => Readable.from(encodeManifest(header, entries), { objectMode: false }),
+        { message: options.message, tags: options.tags, expectParent: options.expectParent },
+      );
+      break;
+    } catch (err) {
+      // Blobs found stored (or just sent) may have been garbage collected before the manifest named
+      // them. The refused commit left the manifest staged, which keeps what is sent now from gc.
+      if (!isDpkgError(err, "E_MISSING_BLOBS") || attempt >= COMMIT_ATTEMPTS) throw err;
+      await sendMissing();
+    }
+  }
   return {
     digest: summary.digest,
     ref: `${name}@${summary.digest}`,
@@ -135,6 +153,9 @@ export async function push(options: PushOptions): Promise<PushReport> {
     caseCollisions,
   };
 }
+
+/** Commits tried when the registry reports blobs missing that this push found stored or sent. */
+const COMMIT_ATTEMPTS = 3;
 
 function uploadConcurrency(concurrency: number | undefined): number | undefined {
   return concurrency === undefined ? undefined : Math.max(1, Math.min(8, Math.ceil(concurrency / 2)));

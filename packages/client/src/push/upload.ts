@@ -110,18 +110,31 @@ function planUploads(blobs: readonly UploadBlob[]): Task[] {
   return [...large, ...packs];
 }
 
+/**
+ * The file's chunks, counted. Only a failure to read the file is reported as `onFailure`: when the
+ * request dies (a reset connection), Readable.from throws the socket error into this generator at
+ * its `yield`, and that error must stay the request's, to be retried and reported as E_NETWORK.
+ */
 async function* tracked(
   blob: UploadBlob,
   onBytes: (n: number) => void,
   onFailure: (err: unknown) => void,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  const file = readVerifiedFile(blob);
   try {
-    for await (const chunk of readVerifiedFile(blob)) {
-      onBytes(chunk.byteLength);
-      yield chunk;
+    for (;;) {
+      let step: IteratorResult<Uint8Array, void>;
+      try {
+        step = await file.next();
+      } catch (err) {
+        onFailure(err);
+        throw err;
+      }
+      if (step.done === true) return;
+      onBytes(step.value.byteLength);
+      yield step.value;
     }
-  } catch (err) {
-    onFailure(err);
-    throw err;
+  } finally {
+    await file.return(undefined);
   }
 }

@@ -22,6 +22,17 @@ export function entryTarget(dest: string, entryPath: string): string {
   return target;
 }
 
+/**
+ * The folders of a workspace-relative destination (`data/lab/cells`), from the workspace root down,
+ * that exist and are not real folders: the first such one, or null. A symlink there (`data/lab ->
+ * /elsewhere`) would carry every write and every removal out of the workspace, and DirGuard, which
+ * starts at the destination, cannot see it.
+ */
+export async function destBlocked(root: string, dest: string): Promise<{ path: string; status: DirStatus } | null> {
+  const blocked = await new DirGuard(root).firstNonDir(`${dest}/-`);
+  return blocked === null || blocked.status === "missing" ? null : { path: join(root, ...blocked.dir.split("/")), status: blocked.status };
+}
+
 export type DirStatus = "dir" | "missing" | "symlink" | "file" | "other";
 
 /** lstat-based view of the folders under `dest`, memoized, safe to share between concurrent tasks. */

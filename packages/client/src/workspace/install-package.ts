@@ -6,6 +6,7 @@ import { ensureManifest, fetchBlobs, type FetchProgress, type WantedBlob } from 
 import { applyMaterialize, planMaterialize, type MaterializeEntry } from "../materialize.js";
 import type { RegistryClient } from "../registry-client.js";
 import { selectEntries } from "../select.js";
+import { blockedError, destBlocked } from "./dest-guard.js";
 import { entriesToInstall } from "./install-selection.js";
 import { readInstallState, removeInstallState, writeInstallState, type InstallState } from "./install-state.js";
 import type { LockedPackage } from "./lockfile.js";
@@ -63,6 +64,8 @@ export async function installPackage(ctx: InstallContext, name: string, pin: Loc
   }
 
   const entries = await entriesToInstall({ client: ctx.client, cache: ctx.cache, pkg, digest: pin.digest, selection: pin, state });
+  const blocked = await destBlocked(ctx.root, pin.dest);
+  if (blocked !== null) throw blockedError(blocked.path, blocked.status);
   const dest = join(ctx.root, pin.dest);
   const plan = await planMaterialize({
     dest,
@@ -128,6 +131,11 @@ async function fetchMissing(ctx: InstallContext, pkg: PackageName, entries: read
  * Returns how many files were removed and which changed ones were left in place.
  */
 export async function removeInstalledFiles(ctx: InstallContext, state: InstallState): Promise<{ removed: number; keptModified: string[] }> {
+  if ((await destBlocked(ctx.root, state.dest)) !== null) {
+    // Never remove through a folder swapped for a symlink: forget the files instead.
+    await removeInstallState(ctx.root, state.package);
+    return { removed: 0, keptModified: [] };
+  }
   const dest = join(ctx.root, state.dest);
   const plan = await planMaterialize({ dest, entries: [], previous: { files: state.files, link: state.link }, link: state.link, cache: ctx.cache });
   const result = await applyMaterialize(plan, { cache: ctx.cache });

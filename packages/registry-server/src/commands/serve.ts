@@ -8,14 +8,16 @@ export async function serve(config: RegistryConfig): Promise<void> {
   const tokenFile = await ensureAdminToken(registry.meta, config.dataDir);
   const app = await buildApp({ blobs: registry.blobs, meta: registry.meta, config: registry.appConfig, logLevel: config.logLevel });
   const address = await app.listen({ host: config.host, port: config.port });
-  process.stderr.write(`dpkg registry ${registry.appConfig.version} listening on ${address}\n`);
-  process.stderr.write(`  index: ${config.dataDir}/index.sqlite   blobs: ${registry.blobs.describe()}\n`);
+  // One write: whoever waits for "listening on" (a supervisor, a test) then has the whole banner.
+  let banner =
+    `dpkg registry ${registry.appConfig.version} listening on ${address}\n` +
+    `  index: ${config.dataDir}/index.sqlite   blobs: ${registry.blobs.describe()}\n`;
   if (tokenFile !== null) {
-    process.stderr.write(
+    banner +=
       `  created an admin token in ${tokenFile} (mode 0600). To push from this machine:\n` +
-        `    export DPKG_REGISTRY=${address} DPKG_TOKEN=$(cat ${tokenFile})\n`,
-    );
+      `    export DPKG_REGISTRY=${address} DPKG_TOKEN=$(cat ${tokenFile})\n`;
   }
+  process.stderr.write(banner);
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) {

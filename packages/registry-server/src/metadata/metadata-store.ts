@@ -62,6 +62,14 @@ export type OutboxItem = { id: number } & (
   | { kind: "tag"; pkg: PackageName; tag: string }
 );
 
+/** A manifest entry whose declared size differs from the size of the stored blob it names. */
+export interface SizeMismatchRecord {
+  path: string;
+  digest: Digest;
+  declared: number;
+  stored: number;
+}
+
 export interface CommitInput {
   pkg: PackageName;
   /** A manifest previously stored with stageManifest. */
@@ -130,6 +138,8 @@ export interface MetadataStore {
    * those, so knowing a digest never lets anyone reference another namespace's bytes.
    */
   missingBlobsOfManifest(digest: Digest, namespace: string, limit: number): Promise<Digest[]>;
+  /** Up to `limit` entries of a staged manifest whose size is not that of the stored blob they name. */
+  sizeMismatchesOfManifest(digest: Digest, limit: number): Promise<SizeMismatchRecord[]>;
 
   // --- revisions and tags ----------------------------------------------------------------
   /** Records a revision and moves tags in one transaction; throws E_CONFLICT on a parent mismatch. */
@@ -152,8 +162,23 @@ export interface MetadataStore {
   /**
    * Records where blobs now are and, unless `namespace` is null, that `namespace` holds them (it
    * proved it by uploading the bytes). Reindex passes null: grants then come from revisions.
+   * Throws E_UNAVAILABLE if gc is deleting one of the objects, or started to after `ticket` (from
+   * objectWriteTicket, taken before the objects were written) was issued.
    */
-  recordBlobs(namespace: string | null, locations: BlobLocationRecord[]): Promise<void>;
+  recordBlobs(namespace: string | null, locations: BlobLocationRecord[], ticket?: number): Promise<void>;
+  /**
+   * Take before writing an object whose locations recordBlobs will record: E_UNAVAILABLE while gc
+   * is deleting `key`. A put of an existing key writes nothing, so without this handshake an upload
+   * could record locations in an object that gc deletes right after the put found it.
+   */
+  objectWriteTicket(key: string): Promise<number>;
+  /** Of `digests`, those stored for any namespace (they have a location). */
+  storedBlobs(digests: Digest[]): Promise<Digest[]>;
+  /**
+   * Grants `namespace` those of `digests` that are stored right now, atomically; returns them. For an
+   * upload that verified bytes another namespace already stored: proof of possession, no second copy.
+   */
+  grantStored(namespace: string, digests: Digest[]): Promise<Digest[]>;
   /** Locations of those digests that some revision of `pkg` references; others are left out. */
   blobLocations(pkg: PackageName, digests: Digest[]): Promise<BlobLocationRecord[]>;
 
@@ -185,8 +210,16 @@ export interface MetadataStore {
   importTag(pkg: PackageName, move: TagMoveRecord): Promise<void>;
   /** Object keys holding at least one blob that a revision or a staged manifest references. */
   liveObjectKeys(): Promise<Set<string>>;
-  /** Forgets every location inside these objects (after gc deleted them). */
-  forgetObjects(keys: string[]): Promise<void>;
+  /**
+   * Of `keys`, those holding no blob that a revision or staged manifest names: forgets their
+   * locations and marks them deleting (recordBlobs refuses them), in one transaction so that no
+   * manifest can be committed against them meanwhile. Returns them; gc deletes only these.
+   */
+  markDeleting(keys: string[], at: Date): Promise<string[]>;
+  /** Ends the deletion of objects that are gone (uploads may write these keys again). */
+  markDeleted(keys: string[], at: Date): Promise<void>;
+  /** Objects marked deleting by a gc that did not finish (it failed or was killed). */
+  unfinishedDeletions(): Promise<string[]>;
 
   // --- lifecycle -------------------------------------------------------------------------
   /** Runs the database's own consistency check; returns the problems found (empty when sound). */

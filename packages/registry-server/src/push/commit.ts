@@ -6,11 +6,12 @@ import {
   type PackageName,
 } from "@dpkg/core";
 import { createReadStream } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { BlobStore } from "../blob-store/blob-store.js";
 import { manifestKey } from "../blob-store/layout.js";
+import { putWhole } from "../blob-store/put-whole.js";
 import type { CommitResult, MetadataStore } from "../metadata/metadata-store.js";
 
 export interface CommitRequest {
@@ -22,11 +23,15 @@ export interface CommitRequest {
   tags: string[];
   moveLatest: boolean;
   expectParent?: Digest | null;
+  /** The request's content-length, if it sent one: refused before reading when over the limit. */
+  declaredBytes?: number;
 }
 
 export interface CommitDeps {
   blobs: BlobStore;
   meta: MetadataStore;
+  /** Manifests larger than this are refused with E_TOO_LARGE (default 2 GiB). */
+  maxManifestBytes?: number;
   /** A folder on the registry's disk for the manifest while it streams in. */
   tmpDir: string;
   /** Mirrors queued revision and tag records into the bucket (see OutboxItem). */
@@ -35,6 +40,7 @@ export interface CommitDeps {
 }
 
 const MISSING_REPORT_LIMIT = 100;
+export const DEFAULT_MAX_MANIFEST_BYTES = 2 * 1024 ** 3;
 
 /**
  * Commits a manifest streamed as the request body. The manifest is validated line by line by
@@ -43,9 +49,11 @@ const MISSING_REPORT_LIMIT = 100;
  * to the bucket and recorded as a revision, in one index transaction. Until then nothing is visible.
  */
 export async function commitManifest(body: AsyncIterable<Uint8Array>, req: CommitRequest, deps: CommitDeps): Promise<CommitResult> {
+  const maxBytes = deps.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  if (req.declaredBytes !== undefined && req.declaredBytes > maxBytes) throw tooLarge(maxBytes);
   const tmp = join(deps.tmpDir, `manifest-${randomUUID()}.jsonl`);
   try {
-    await receiveManifest(body, req.digest, tmp, deps.meta);
+    await receiveManifest(body, req.digest, tmp, deps.meta, maxBytes);
     const missing = await deps.meta.missingBlobsOfManifest(req.digest, req.pkg.namespace, MISSING_REPORT_LIMIT);
     if (missing.length > 0) {
       throw new DpkgError(
@@ -54,7 +62,17 @@ export async function commitManifest(body: AsyncIterable<Uint8Array>, req: Commi
         { missing },
       );
     }
-    await deps.blobs.put(manifestKey(req.digest), createReadStream(tmp));
+    const wrongSizes = await deps.meta.sizeMismatchesOfManifest(req.digest, MISSING_REPORT_LIMIT);
+    const first = wrongSizes[0];
+    if (first !== undefined) {
+      const more = wrongSizes.length > 1 ? ` (and ${wrongSizes.length - 1}${wrongSizes.length === MISSING_REPORT_LIMIT ? "+" : ""} more)` : "";
+      throw new DpkgError(
+        "E_SIZE_MISMATCH",
+        `manifest entry ${JSON.stringify(first.path)} declares ${first.declared} bytes, but blob ${first.digest} has ${first.stored}${more}`,
+        { mismatches: wrongSizes },
+      );
+    }
+    await putWhole(deps.blobs, manifestKey(req.digest), () => createReadStream(tmp), (await stat(tmp)).size);
     const result = await deps.meta.commit({
       pkg: req.pkg,
       digest: req.digest,
@@ -73,11 +91,21 @@ export async function commitManifest(body: AsyncIterable<Uint8Array>, req: Commi
 }
 
 /** Streams the body into a temp file and into the index at once, verifying the top hash at the end. */
-async function receiveManifest(body: AsyncIterable<Uint8Array>, digest: Digest, tmp: string, meta: MetadataStore): Promise<void> {
+async function receiveManifest(
+  body: AsyncIterable<Uint8Array>,
+  digest: Digest,
+  tmp: string,
+  meta: MetadataStore,
+  maxBytes: number,
+): Promise<void> {
   const file = await open(tmp, "wx", 0o600);
   try {
+    let received = 0;
     async function* saved(): AsyncGenerator<Uint8Array> {
       for await (const chunk of body) {
+        received += chunk.byteLength;
+        // Counted here, whatever the framing (chunked bodies declare no length).
+        if (received > maxBytes) throw tooLarge(maxBytes);
         await file.write(chunk);
         yield chunk;
       }
@@ -105,4 +133,8 @@ async function receiveManifest(body: AsyncIterable<Uint8Array>, digest: Digest, 
   } finally {
     await file.close();
   }
+}
+
+function tooLarge(maxBytes: number): DpkgError {
+  return new DpkgError("E_TOO_LARGE", `the manifest is larger than this registry accepts (${maxBytes} bytes)`, { maxBytes });
 }

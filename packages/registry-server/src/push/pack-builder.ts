@@ -6,7 +6,8 @@
 import { createDigester, type Digest } from "@dpkg/core";
 import type { BlobStore } from "../blob-store/blob-store.js";
 import { packIndexKey, packKey } from "../blob-store/layout.js";
-import type { MetadataStore } from "../metadata/metadata-store.js";
+import { putWhole } from "../blob-store/put-whole.js";
+import type { BlobLocationRecord, MetadataStore } from "../metadata/metadata-store.js";
 import { encodePackIndex, packLocations, type PackIndexEntry } from "./pack-index.js";
 
 export interface PackBuilder {
@@ -23,6 +24,8 @@ export interface PackTarget {
   blobs: BlobStore;
   meta: MetadataStore;
   namespace: string;
+  /** Told of every pack once its locations are recorded. */
+  onStored?: (locations: BlobLocationRecord[], ticket: number) => void;
 }
 
 export function createPackBuilder(target: PackTarget): PackBuilder {
@@ -60,10 +63,16 @@ async function storePack(target: PackTarget, members: Uint8Array[], entries: Pac
   const hasher = createDigester();
   for (const m of members) hasher.update(m);
   const packDigest = hasher.digest();
-  // The pack is named by its own digest, so an existing object under that key holds these very bytes.
-  const pack = await blobs.put(packKey(packDigest), chunks(members));
-  const index = await blobs.put(packIndexKey(packDigest), encodePackIndex(entries));
-  await meta.recordBlobs(namespace, packLocations(packDigest, entries));
+  // The pack is named by its own digest, so an existing object under that key holds these very bytes,
+  // unless gc is deleting it: the ticket makes recordBlobs refuse the locations then.
+  const ticket = await meta.objectWriteTicket(packKey(packDigest));
+  const packBytes = members.reduce((n, m) => n + m.byteLength, 0);
+  const pack = await putWhole(blobs, packKey(packDigest), () => chunks(members), packBytes);
+  const indexBytes = encodePackIndex(entries);
+  const index = await putWhole(blobs, packIndexKey(packDigest), () => indexBytes, indexBytes.byteLength);
+  const locations = packLocations(packDigest, entries);
+  await meta.recordBlobs(namespace, locations, ticket);
+  target.onStored?.(locations, ticket);
   return (pack.created ? pack.size : 0) + (index.created ? index.size : 0);
 }
 

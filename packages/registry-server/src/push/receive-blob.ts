@@ -43,8 +43,9 @@ export async function receiveBlob(
     const size = await drainVerified(source, expected);
     return { digest: expected.digest, size, created: false, bytesWritten: 0 };
   }
+  const ticket = await meta.objectWriteTicket(blobKey(expected.digest));
   const stored = await storeVerified(ctx.blobs, blobKey(expected.digest), source, expected);
-  await meta.recordBlobs(namespace, [wholeObjectLocation(expected.digest, stored.size)]);
+  await meta.recordBlobs(namespace, [wholeObjectLocation(expected.digest, stored.size)], ticket);
   return { digest: expected.digest, ...stored };
 }
 
@@ -69,7 +70,17 @@ export async function storeVerified(
     }
     verifiedSize = size;
   }
-  const put = await blobs.put(key, verified());
+  let put = await blobs.put(key, verified());
+  if (
+    !put.created &&
+    verifiedSize === undefined &&
+    pulled() === 0 &&
+    expected.size !== undefined &&
+    put.size !== expected.size
+  ) {
+    // An object of another size is not this blob (see putWhole): replace it with these verified bytes.
+    put = await blobs.put(key, verified(), { overwrite: true });
+  }
   if (verifiedSize !== undefined) {
     return { size: verifiedSize, created: put.created, bytesWritten: put.created ? put.size : 0 };
   }

@@ -1,6 +1,9 @@
 import { api, digestBytes } from "@dpkg/core";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashTokenSecret } from "../../src/tokens.js";
 import { file } from "../helpers/push-data.js";
 import { startTestRegistry, type TestRegistry } from "../helpers/test-registry.js";
 import { bearer, publish } from "./http-fixtures.js";
@@ -85,6 +88,17 @@ for (const store of ["fs", "s3"] as const) {
       expect(text).not.toContain(r.adminToken);
       expect(text).not.toContain("dpkg_wrong-secret-for-the-log-test");
       expect(text).not.toMatch(/Bearer\s+\S/);
+    });
+
+    it("never stores a token secret: no file of the registry holds one, the index only its SHA-256", async () => {
+      const secrets = [writer, r.adminToken].map((t) => Buffer.from(t));
+      for (const e of await readdir(r.dir, { recursive: true, withFileTypes: true })) {
+        if (!e.isFile()) continue;
+        const bytes = await readFile(join(e.parentPath, e.name));
+        for (const secret of secrets) expect(bytes.includes(secret), join(e.parentPath, e.name)).toBe(false);
+      }
+      const stored = await r.meta.findToken(hashTokenSecret(writer));
+      expect(stored?.name).toBe("writer");
     });
 
     it("never logs a URL signature", () => {

@@ -40,6 +40,7 @@ export const blobRoutes: RouteModule = (app, ctx) => {
         namespace: pkg.namespace,
         packBytes: ctx.config.packBytes,
         largeBlobBytes: ctx.config.largeBlobBytes,
+        claims: ctx.claims,
       });
     },
   );

@@ -21,6 +21,7 @@ export const revisionRoutes: RouteModule = (app, ctx) => {
     async (request) => {
       const pkg = writablePackage(request, request.params);
       const q = request.query;
+      const length = request.headers["content-length"];
       const tags = q.tag === undefined ? [] : Array.isArray(q.tag) ? q.tag : [q.tag];
       const expectParent: Digest | null | undefined =
         q.expectParent === undefined ? undefined : q.expectParent === "none" ? null : (q.expectParent as Digest);
@@ -34,8 +35,15 @@ export const revisionRoutes: RouteModule = (app, ctx) => {
           tags,
           moveLatest: q.noLatest !== true,
           expectParent,
+          declaredBytes: length === undefined ? undefined : Number(length),
         },
-        { blobs: ctx.blobs, meta: ctx.meta, tmpDir: ctx.config.tmpDir, flushOutbox: ctx.flushOutbox },
+        {
+          blobs: ctx.blobs,
+          meta: ctx.meta,
+          tmpDir: ctx.config.tmpDir,
+          flushOutbox: ctx.flushOutbox,
+          maxManifestBytes: ctx.config.maxManifestBytes,
+        },
       );
       return { revision: toApiRevision(result.revision), unchanged: result.unchanged, tags: result.tags };
     },

@@ -11,6 +11,7 @@ import type {
   RevisionRecord,
   Scope,
   SearchHitRecord,
+  SizeMismatchRecord,
   TagMoveRecord,
   TokenRecord,
 } from "../metadata-store.js";
@@ -18,6 +19,7 @@ import * as blobs from "./blobs.js";
 import { commit } from "./commit.js";
 import { importRevision } from "./import-revision.js";
 import { integrityCheck } from "./integrity.js";
+import * as deletions from "./object-deletions.js";
 import { openDatabase } from "./open-database.js";
 import * as outbox from "./outbox.js";
 import * as revisions from "./revisions.js";
@@ -69,6 +71,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return settle(() => blobs.missingBlobsOfManifest(this.db, digest, namespace, limit));
   }
 
+  sizeMismatchesOfManifest(digest: Digest, limit: number): Promise<SizeMismatchRecord[]> {
+    return settle(() => blobs.sizeMismatchesOfManifest(this.db, digest, limit));
+  }
+
   commit(input: CommitInput): Promise<CommitResult> {
     return settle(() => commit(this.db, input));
   }
@@ -105,8 +111,20 @@ export class SqliteMetadataStore implements MetadataStore {
     return settle(() => blobs.missingBlobs(this.db, namespace, digests));
   }
 
-  recordBlobs(namespace: string | null, locations: BlobLocationRecord[]): Promise<void> {
-    return settle(() => blobs.recordBlobs(this.db, namespace, locations));
+  recordBlobs(namespace: string | null, locations: BlobLocationRecord[], ticket?: number): Promise<void> {
+    return settle(() => blobs.recordBlobs(this.db, namespace, locations, ticket));
+  }
+
+  objectWriteTicket(key: string): Promise<number> {
+    return settle(() => deletions.objectWriteTicket(this.db, key));
+  }
+
+  storedBlobs(digests: Digest[]): Promise<Digest[]> {
+    return settle(() => blobs.storedBlobs(this.db, digests));
+  }
+
+  grantStored(namespace: string, digests: Digest[]): Promise<Digest[]> {
+    return settle(() => blobs.grantStored(this.db, namespace, digests));
   }
 
   blobLocations(pkg: PackageName, digests: Digest[]): Promise<BlobLocationRecord[]> {
@@ -188,8 +206,16 @@ export class SqliteMetadataStore implements MetadataStore {
     return settle(() => blobs.liveObjectKeys(this.db));
   }
 
-  forgetObjects(keys: string[]): Promise<void> {
-    return settle(() => blobs.forgetObjects(this.db, keys));
+  markDeleting(keys: string[], at: Date): Promise<string[]> {
+    return settle(() => deletions.markDeleting(this.db, keys, at));
+  }
+
+  markDeleted(keys: string[], at: Date): Promise<void> {
+    return settle(() => deletions.markDeleted(this.db, keys, at));
+  }
+
+  unfinishedDeletions(): Promise<string[]> {
+    return settle(() => deletions.unfinishedDeletions(this.db));
   }
 
   integrityCheck(): Promise<string[]> {

@@ -1,11 +1,22 @@
 import type Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
-import { canonicalJson, DpkgError, type Digest, type ManifestEntry, type ManifestHeader } from "@dpkg/core";
+import {
+  canonicalJson,
+  compareUtf8,
+  DpkgError,
+  type Digest,
+  type ManifestEntry,
+  type ManifestHeader,
+} from "@dpkg/core";
+import { digestParts, writeDigestPart } from "./blob-references.js";
+import { deleteValueBlock, EntryValues } from "./entry-values.js";
 import { findManifest, sql } from "./rows.js";
+import { ValueKeys } from "./value-keys.js";
 
 /**
  * Rows per write transaction while staging. Large enough that per-transaction costs vanish, small
- * enough that the write lock is released every few milliseconds for other writers (commits, tags).
+ * enough that the write lock is released every few tens of milliseconds for other writers (commits,
+ * tags). Each batch is also one block of entry_values (see migrations.ts).
  */
 export const STAGE_BATCH_ROWS = 5_000;
 
@@ -16,8 +27,9 @@ interface Attempt {
 
 /**
  * Indexes a manifest's entries: claim the manifest row with a fresh attempt token, clear whatever a
- * crashed attempt left, insert the entries batch by batch (reading the iterable between batches,
- * never inside a transaction), count them, then mark the manifest complete. Every batch first checks
+ * crashed attempt left, insert the entries and their entry_values batch by batch (reading the
+ * iterable between batches, never inside a transaction), count them, write the manifest's digest
+ * list (blob-references.ts), then mark the manifest complete. Every batch first checks
  * that the attempt still owns the row, so two writers of the same manifest never mix their rows.
  *
  * When the manifest is (or becomes, through another writer) complete, the rest of `entries` is still
@@ -31,50 +43,82 @@ export async function stageManifest(
 ): Promise<void> {
   const attempt = db.transaction((): Attempt | null => claim(db, digest, header)).immediate();
   let storing = attempt !== null && clearEntries(db, attempt, digest);
-  const insert = sql<[number, string, number, string, string | null]>(
+  const insert = sql<[number, string, number, string, string | null, number]>(
     db,
-    "INSERT INTO entries (manifest_id, path, size, digest, meta) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO entries (manifest_id, path, size, digest, meta, ord) VALUES (?, ?, ?, ?, ?, ?)",
   );
-  const flush = db.transaction((batch: ManifestEntry[]): boolean => {
+  const values = new EntryValues(new ValueKeys(db));
+  // Entry i of the manifest gets ord i, and batch b holds ords [b * STAGE_BATCH_ROWS, ...): block b.
+  const flush = db.transaction((batch: ManifestEntry[], firstOrd: number): boolean => {
     if (attempt === null || !owns(db, attempt, digest)) return false;
-    for (const e of batch) {
+    batch.forEach((e, i) => {
       const meta = e.meta !== undefined && Object.keys(e.meta).length > 0 ? canonicalJson(e.meta) : null;
-      insert.run(attempt.manifestId, e.path, e.size, e.digest, meta);
-    }
+      insert.run(attempt.manifestId, e.path, e.size, e.digest, meta, firstOrd + i);
+      values.add(e, firstOrd + i);
+    });
+    values.write(db, attempt.manifestId, firstOrd / STAGE_BATCH_ROWS);
     return true;
   });
   let count = 0;
   let size = 0;
   let batch: ManifestEntry[] = [];
+  let previous: string | undefined;
   for await (const entry of entries) {
     if (!storing) continue;
+    // Ords follow path order only if the entries arrive in it, as a manifest lists them.
+    if (previous !== undefined) checkOrder(previous, entry.path, digest);
+    previous = entry.path;
     batch.push(entry);
     count++;
     size += entry.size;
     if (batch.length >= STAGE_BATCH_ROWS) {
-      storing = insertBatch(flush, batch, digest);
+      storing = insertBatch(flush, batch, count - batch.length, digest);
       batch = [];
     }
   }
-  if (storing && batch.length > 0) storing = insertBatch(flush, batch, digest);
+  if (storing && batch.length > 0) storing = insertBatch(flush, batch, count - batch.length, digest);
   if (attempt === null || !storing) return;
 
+  for (const part of digestParts(count)) {
+    const written = db
+      .transaction((): boolean => {
+        if (!owns(db, attempt, digest)) return false;
+        writeDigestPart(db, attempt.manifestId, part);
+        return true;
+      })
+      .immediate();
+    if (!written) return;
+  }
   db.transaction(() => {
     if (!owns(db, attempt, digest)) return;
-    sql<[number, number, number]>(
+    sql<[number, number, number, number]>(
       db,
-      "UPDATE manifests SET complete = 1, stage_token = NULL, entry_count = ?, total_size = ? WHERE id = ?",
-    ).run(count, size, attempt.manifestId);
+      `UPDATE manifests SET complete = 1, stage_token = NULL, entry_count = ?, total_size = ?, value_block = ?
+       WHERE id = ?`,
+    ).run(count, size, STAGE_BATCH_ROWS, attempt.manifestId);
   }).immediate();
 }
 
+function checkOrder(previous: string, path: string, digest: Digest): void {
+  const order = compareUtf8(previous, path);
+  if (order < 0) return;
+  throw new DpkgError(
+    "E_BAD_MANIFEST",
+    order === 0
+      ? `manifest ${digest} names a path twice`
+      : `manifest ${digest} lists ${JSON.stringify(path)} after ${JSON.stringify(previous)}, out of path order`,
+    { digest, path },
+  );
+}
+
 function insertBatch(
-  flush: Database.Transaction<(batch: ManifestEntry[]) => boolean>,
+  flush: Database.Transaction<(batch: ManifestEntry[], firstOrd: number) => boolean>,
   batch: ManifestEntry[],
+  firstOrd: number,
   digest: Digest,
 ): boolean {
   try {
-    return flush.immediate(batch);
+    return flush.immediate(batch, firstOrd);
   } catch (e) {
     if (e instanceof Error && "code" in e && e.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
       throw new DpkgError("E_BAD_MANIFEST", `manifest ${digest} names a path twice`, { digest }, { cause: e });
@@ -123,7 +167,10 @@ function owns(db: Database.Database, attempt: Attempt, digest: Digest): boolean 
   );
 }
 
-/** Deletes rows of an earlier, interrupted attempt, a batch per transaction; false if no longer ours. */
+/**
+ * Deletes rows of an earlier, interrupted attempt, a batch (or value block) per transaction; false
+ * if no longer ours.
+ */
 function clearEntries(db: Database.Database, attempt: Attempt, digest: Digest): boolean {
   const remove = sql<[number, number, number]>(
     db,
@@ -132,6 +179,7 @@ function clearEntries(db: Database.Database, attempt: Attempt, digest: Digest): 
   );
   const step = db.transaction((): number => {
     if (!owns(db, attempt, digest)) return -1;
+    if (deleteValueBlock(db, attempt.manifestId)) return 1;
     return remove.run(attempt.manifestId, attempt.manifestId, STAGE_BATCH_ROWS).changes;
   });
   for (;;) {

@@ -71,12 +71,48 @@ export function blobsContract(store: () => MetadataStore): void {
     const live = await store().liveObjectKeys();
     expect([...live].sort()).toEqual([`blobs/${committed.digest.slice(7)}`, `blobs/${staged.digest.slice(7)}`].sort());
 
-    await store().forgetObjects(["packs/dead.pack", `blobs/${staged.digest.slice(7)}`]);
-    expect(await store().missingBlobs("lab", [staged.digest, committed.digest, blob("garbage")])).toEqual([
-      staged.digest,
-      blob("garbage"),
+    // Only what no manifest names is marked: the staged blob's object is live again by the time gc acts.
+    const now = new Date();
+    expect(await store().markDeleting(["packs/dead.pack", `blobs/${staged.digest.slice(7)}`], now)).toEqual(["packs/dead.pack"]);
+    expect(await store().missingBlobs("lab", [staged.digest, committed.digest, blob("garbage")])).toEqual([blob("garbage")]);
+    expect(await store().markDeleting([], now)).toEqual([]);
+  });
+
+  it("refuses locations in objects gc is deleting, or began deleting after the writer's ticket", async () => {
+    const dead = { digest: blob("dead"), size: 2, key: "packs/dead.pack", start: 0, end: 2 };
+    const ticket = await store().objectWriteTicket(dead.key);
+    await store().recordBlobs("lab", [dead], ticket);
+    expect(await store().markDeleting([dead.key], new Date())).toEqual([dead.key]);
+    expect(await store().unfinishedDeletions()).toEqual([dead.key]);
+    // While gc deletes it: no ticket, and no location even without one.
+    await rejection(store().objectWriteTicket(dead.key), "E_UNAVAILABLE");
+    await rejection(store().recordBlobs("lab", [dead]), "E_UNAVAILABLE");
+    await store().markDeleted([dead.key], new Date());
+    expect(await store().unfinishedDeletions()).toEqual([]);
+    // A writer whose ticket predates the deletion may have "stored" into the object gc then removed.
+    await rejection(store().recordBlobs("lab", [dead], ticket), "E_UNAVAILABLE");
+    expect(await store().missingBlobs("lab", [dead.digest])).toEqual([dead.digest]);
+    // A writer that starts afterwards writes the object afresh.
+    await store().recordBlobs("lab", [dead], await store().objectWriteTicket(dead.key));
+    expect(await store().missingBlobs("lab", [dead.digest])).toEqual([]);
+  });
+
+  it("tells which blobs are stored for any namespace, and grants only those to another one", async () => {
+    const [a, b] = [blob("stored-a"), blob("never-b")];
+    await store().recordBlobs("lab", [{ digest: a, size: 1, key: "packs/s.pack", start: 0, end: 1 }]);
+    expect(await store().storedBlobs([b, a, a])).toEqual([a]);
+    expect(await store().grantStored("corp", [a, b])).toEqual([a]);
+    expect(await store().missingBlobs("corp", [a, b])).toEqual([b]);
+  });
+
+  it("reports entries whose declared size is not their stored blob's", async () => {
+    const [right, wrong, unstored] = [entry("right.bin", 4), entry("wrong.bin", 5), entry("unstored.bin", 6)];
+    await upload(store(), "lab", [right, wrong]);
+    const digest = await stage(store(), [right, { ...wrong, size: 9 }, unstored]);
+    expect(await store().sizeMismatchesOfManifest(digest, 10)).toEqual([
+      { path: "wrong.bin", digest: wrong.digest, declared: 9, stored: 5 },
     ]);
-    await store().forgetObjects([]);
+    expect(await store().sizeMismatchesOfManifest(digest, 0)).toEqual([]);
   });
 
   it("imports revisions and tags from the bucket idempotently, granting the namespace their blobs", async () => {
