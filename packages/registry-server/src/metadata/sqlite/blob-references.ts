@@ -26,7 +26,11 @@ const ENTRIES_PER_PART = 250_000;
 export function digestParts(entryCount: number): Array<[string | null, string | null]> {
   const parts = Math.min(256, Math.max(1, Math.ceil(entryCount / ENTRIES_PER_PART)));
   const bound = (i: number): string | null =>
-    i === 0 || i === parts ? null : `blake3:${Math.floor((i * 256) / parts).toString(16).padStart(2, "0")}`;
+    i === 0 || i === parts
+      ? null
+      : `blake3:${Math.floor((i * 256) / parts)
+          .toString(16)
+          .padStart(2, "0")}`;
   return Array.from({ length: parts }, (_, i) => [bound(i), bound(i + 1)]);
 }
 
@@ -39,7 +43,11 @@ export function writeDigestPart(
   manifestId: number,
   [low, high]: [string | null, string | null],
 ): void {
-  const conditions = ["manifest_id = ?", ...(low === null ? [] : ["digest >= ?"]), ...(high === null ? [] : ["digest < ?"])];
+  const conditions = [
+    "manifest_id = ?",
+    ...(low === null ? [] : ["digest >= ?"]),
+    ...(high === null ? [] : ["digest < ?"]),
+  ];
   sql<unknown[]>(
     db,
     `INSERT INTO manifest_blobs (digest, manifest_id)

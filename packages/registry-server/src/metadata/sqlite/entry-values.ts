@@ -49,7 +49,7 @@ export class EntryValues {
       } else {
         const node = this.#child(parent, key);
         node.meta ??= this.keys.ensure(metaKey(node.keys));
-        const stored = typeof value === "string" ? JSON.stringify(indexedText(value)) : JSON.stringify(value);
+        const stored = typeof value === "string" ? JSON.stringify(indexedText(value)) : numberJson(value);
         this.#rows += `[${node.meta},${stored},${ord}],`;
       }
     }
@@ -85,6 +85,15 @@ export class EntryValues {
        SELECT ?, ?, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j`,
     ).run(manifestId, block, rows);
   }
+}
+
+/**
+ * A number as JSON that SQLite reads back as the same double. An integer beyond 2^53 written as
+ * digits would be read as a 64-bit integer, the exact decimal, which differs from the double it
+ * stands for (74768102839268600 is the double 74768102839268608); in exponent form it is a REAL.
+ */
+export function numberJson(value: number): string {
+  return Number.isInteger(value) && !Number.isSafeInteger(value) ? value.toExponential() : JSON.stringify(value);
 }
 
 /** Deletes a manifest's entry_values, one block per call; false when none were left. */

@@ -33,6 +33,19 @@ export function integrityCheck(db: Database.Database): string[] {
       `SELECT count(*) FROM manifests m WHERE m.complete = 1
          AND m.entry_count != (SELECT count(*) FROM entries e WHERE e.manifest_id = m.id)`,
     ],
+    [
+      "entries of complete manifests missing from their manifest's digest list",
+      `SELECT count(*) FROM manifests m JOIN entries e ON e.manifest_id = m.id WHERE m.complete = 1
+         AND NOT EXISTS (SELECT 1 FROM manifest_blobs b WHERE b.digest = e.digest AND b.manifest_id = m.id)`,
+    ],
+    [
+      "manifests with entry_values whose entries lack an ord or a size value",
+      `SELECT count(*) FROM manifests m WHERE m.value_block IS NOT NULL AND m.entry_count != (
+         SELECT count(*) FROM entries e JOIN entry_values v ON v.manifest_id = e.manifest_id
+           AND v.block = e.ord / m.value_block AND v.key_id = (SELECT id FROM value_keys WHERE name = 'size')
+           AND v.value = e.size AND v.ord = e.ord
+         WHERE e.manifest_id = m.id)`,
+    ],
   ];
   for (const [label, query] of invariants) {
     const count = db.prepare<[], number>(query).pluck().get() ?? 0;

@@ -162,9 +162,7 @@ function union(parts: Array<Candidates | null>): Candidates | null {
 
 /** Parts that narrow nothing (null) are dropped; ranges of one key are merged into one. */
 function intersection(parts: Array<Candidates | null>): Candidates | null {
-  const flat = parts
-    .filter((p) => p !== null)
-    .flatMap((p) => (p.kind === "intersect" ? p.parts : [p]));
+  const flat = parts.filter((p) => p !== null).flatMap((p) => (p.kind === "intersect" ? p.parts : [p]));
   if (flat.length === 0) return null;
   if (flat.some((p) => p.kind === "none")) return NONE;
   const byKey = new Map<string, ValueRange>();

@@ -12,22 +12,12 @@ import {
 } from "@dpkg/core";
 import type { EntrySelection } from "../metadata-store.js";
 import { ALL_PATHS, rangeAfter, rangesForPrefixes, type PathRange } from "./path-ranges.js";
-import { queryCandidates } from "./query-candidates.js";
+import { indexedOrds } from "./index-plan.js";
 import { intersectRanges, queryPathRanges } from "./query-path-ranges.js";
-import { requireManifest, sql } from "./rows.js";
-import { ValueLookup } from "./value-lookup.js";
+import { requireManifest } from "./rows.js";
 
 /** Rows read per statement execution; the statement is never left open across a yield. */
 export const SELECT_PAGE_ROWS = 1_000;
-
-/**
- * Relative costs per row, measured on 1,000,000 entries: scanning evaluates the query on one entry
- * (about 0.6 µs when it reads meta), fetching reads one candidate by its ord (two seeks, about eight
- * times as much), collecting reads one row of entry_values (about half of a scanned row).
- */
-const SCAN_ROW = 1;
-const FETCH_ROW = 8;
-const COLLECT_ROW = 0.5;
 
 interface EntryRow {
   path: string;
@@ -79,25 +69,11 @@ export async function* selectEntries(
         });
   const ranges = selectedRanges(matcher, selection.where);
   const ords =
-    plan === "scan" ? null : candidateOrds(db, manifestRow, selection, ranges, { wanted: remaining, force: plan === "index" });
+    plan === "scan" || where === null
+      ? null
+      : indexedOrds(db, manifestRow, selection, ranges, { wanted: remaining, force: plan === "index" });
   if (ords !== null && where !== null) {
-    const fetch = db.prepare<unknown[], EntryRow>(
-      `SELECT path, size, digest, meta FROM entries INDEXED BY entries_ord
-       WHERE manifest_id = ? AND ord IN (SELECT value FROM json_each(?)) AND (${where.sql}) ORDER BY ord`,
-    );
-    for (let i = 0; i < ords.length; ) {
-      // Fetch about what is still wanted (candidates the query rejects cost a little more).
-      const page = ords.slice(i, (i += Math.min(SELECT_PAGE_ROWS, Math.max(remaining, 100))));
-      const rows = fetch.all(manifestId, JSON.stringify(page), ...where.params);
-      let yielded = 0;
-      for (const row of rows) {
-        if (matcher !== null && !matcher(row.path)) continue;
-        yield toEntry(row);
-        yielded++;
-        if (--remaining <= 0) return;
-      }
-      if (yielded === 0) await nextTurn();
-    }
+    yield* readByOrd(db, manifestId, ords, where, matcher, remaining);
     return;
   }
 
@@ -126,7 +102,7 @@ export function autoPlan(db: Database.Database, manifest: Digest, selection: Ent
     selection.paths !== undefined && selection.paths.length > 0 ? compilePathGlobs(selection.paths) : null;
   const ranges = selectedRanges(matcher, selection.where);
   const wanted = selection.limit ?? Number.POSITIVE_INFINITY;
-  const ords = candidateOrds(db, requireManifest(db, manifest), selection, ranges, { wanted, force: false });
+  const ords = indexedOrds(db, requireManifest(db, manifest), selection, ranges, { wanted, force: false });
   return ords === null ? "scan" : "index";
 }
 
@@ -137,93 +113,34 @@ function selectedRanges(matcher: PathMatcher | null, where: QueryNode | undefine
   return queryRanges === null ? globRanges : intersectRanges(globRanges, queryRanges);
 }
 
-/**
- * The ords of the entries to read by index, sorted; null when scanning costs less (or the manifest
- * was staged without entry_values). `wanted` is how many entries the caller will read at most;
- * `force` takes the index whenever the query has candidates.
- */
-function candidateOrds(
-  db: Database.Database,
-  manifest: { id: number; entry_count: number },
-  selection: EntrySelection,
-  ranges: readonly PathRange[],
-  options: { wanted: number; force: boolean },
-): number[] | null {
-  const { id: manifestId, entry_count: entryCount } = manifest;
-  if (selection.where === undefined) return null;
-  const blockRows = sql<[number], number | null>(db, "SELECT value_block FROM manifests WHERE id = ?")
-    .pluck()
-    .get(manifestId);
-  const candidates = queryCandidates(selection.where);
-  if (blockRows === null || blockRows === undefined || candidates === null) return null;
-
-  const intervals = ordIntervals(db, manifestId, entryCount, ranges, selection.after);
-  const scanRows = intervals.reduce((n, [from, to]) => n + to - from, 0);
-  if (scanRows === 0) return [];
-  const lookup = new ValueLookup(db, {
-    manifestId,
-    blockRows,
-    from: intervals[0]![0],
-    to: intervals.at(-1)![1],
-  });
-  // Above this many candidates even reading all of them costs more than scanning.
-  const cap = options.force ? scanRows : Math.floor((scanRows * SCAN_ROW) / (FETCH_ROW + COLLECT_ROW));
-  if (cap < 1) return null;
-  const estimate = lookup.estimate(candidates, cap);
-  if (!options.force && (estimate >= cap || !indexPays(estimate, scanRows, options.wanted))) return null;
-  const ords = lookup.collect(candidates, cap);
-  return ords === null ? null : inIntervals(ords, intervals);
-}
-
-/**
- * Reading `estimate` candidates by index against scanning `scanRows` entries, when the caller
- * stops after `wanted`: a scan stops early too, after about wanted / density rows.
- */
-function indexPays(estimate: number, scanRows: number, wanted: number): boolean {
-  const byIndex = estimate * COLLECT_ROW + Math.min(wanted, estimate) * FETCH_ROW;
-  const byScan = Math.min(scanRows, (wanted * scanRows) / Math.max(estimate, 1)) * SCAN_ROW;
-  return byIndex < byScan;
-}
-
-/**
- * The ords [from, to) of the entries in each path range (after `after`): ords follow path order, so
- * a range of paths is a range of ords, found with two seeks.
- */
-function ordIntervals(
+/** The entries with these ords (sorted) that the query selects, fetched a page per statement. */
+async function* readByOrd(
   db: Database.Database,
   manifestId: number,
-  entryCount: number,
-  ranges: readonly PathRange[],
-  after: string | undefined,
-): Array<[number, number]> {
-  const firstAt = (path: string, strictly: boolean): number =>
-    sql<[number, string], number>(
-      db,
-      `SELECT ord FROM entries WHERE manifest_id = ? AND path ${strictly ? ">" : ">="} ? ORDER BY path LIMIT 1`,
-    )
-      .pluck()
-      .get(manifestId, path) ?? entryCount;
-  const start = after === undefined ? 0 : firstAt(after, true);
-  const intervals: Array<[number, number]> = [];
-  for (const range of ranges) {
-    const from = Math.max(start, firstAt(range.low, false));
-    const high = range.exact ? range.low + "\u0000" : range.high;
-    const to = high === null ? entryCount : firstAt(high, false);
-    if (from < to) intervals.push([from, to]);
+  ords: readonly number[],
+  where: CompiledWhere,
+  matcher: PathMatcher | null,
+  wanted: number,
+): AsyncGenerator<ManifestEntry> {
+  const fetch = db.prepare<unknown[], EntryRow>(
+    `SELECT path, size, digest, meta FROM entries INDEXED BY entries_ord
+     WHERE manifest_id = ? AND ord IN (SELECT value FROM json_each(?)) AND (${where.sql}) ORDER BY ord`,
+  );
+  let remaining = wanted;
+  let next = 0;
+  while (next < ords.length) {
+    // About as many as are still wanted: most candidates of a selective query are selected.
+    const page = ords.slice(next, next + Math.min(SELECT_PAGE_ROWS, Math.max(remaining, 100)));
+    next += page.length;
+    let yielded = 0;
+    for (const row of fetch.all(manifestId, JSON.stringify(page), ...where.params)) {
+      if (matcher !== null && !matcher(row.path)) continue;
+      yield toEntry(row);
+      yielded++;
+      if (--remaining <= 0) return;
+    }
+    if (yielded === 0) await nextTurn();
   }
-  return intervals;
-}
-
-/** The sorted `ords` that fall in one of the sorted, disjoint intervals. */
-function inIntervals(ords: number[], intervals: Array<[number, number]>): number[] {
-  const out: number[] = [];
-  let k = 0;
-  for (const ord of ords) {
-    while (k < intervals.length && ord >= intervals[k]![1]) k++;
-    if (k === intervals.length) break;
-    if (ord >= intervals[k]![0]) out.push(ord);
-  }
-  return out;
 }
 
 /** One statement per range shape, prepared on first use for this selection. */

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Bound, Candidates, ValueRange } from "./query-candidates.js";
-import { sql } from "./rows.js";
+import { numberJson } from "./entry-values.js";
 import { SIZE_KEY, ValueKeys } from "./value-keys.js";
 
 /** At most this many probes filter the rows of a driving lookup (EXISTS, one seek each). */
@@ -39,6 +39,8 @@ export class ValueLookup {
   readonly #keys: ValueKeys;
   readonly #counted = new Map<Candidates, Counted>();
   readonly #sampled = new Map<ValueRange, Counted>();
+  /** Statements of this lookup by text: their shapes vary with the query, so they are not cached per connection. */
+  readonly #statements = new Map<string, Database.Statement<unknown[], number>>();
 
   constructor(
     private readonly db: Database.Database,
@@ -139,7 +141,11 @@ export class ValueLookup {
         : Array.from({ length: SAMPLE_BLOCKS }, (_, i) => first + Math.floor(((i + 0.5) * count) / SAMPLE_BLOCKS));
     const query = this.#query(range, [], Number.MAX_SAFE_INTEGER, blocks);
     const rows =
-      query === null ? 0 : (sql<unknown[], number>(this.db, `SELECT count(*) FROM (${query.text})`).pluck().get(...query.params) ?? 0);
+      query === null
+        ? 0
+        : (this.#prepare(`SELECT count(*) FROM (${query.text})`)
+            .pluck()
+            .get(...query.params) ?? 0);
     const sample = { n: blocks === null ? rows : (rows * count) / SAMPLE_BLOCKS, exact: blocks === null };
     this.#sampled.set(range, sample);
     return sample;
@@ -148,15 +154,25 @@ export class ValueLookup {
   #count(range: ValueRange, cap: number): number {
     const query = this.#query(range, [], cap, null);
     if (query === null) return 0;
-    return sql<unknown[], number>(this.db, `SELECT count(*) FROM (${query.text})`).pluck().get(...query.params) ?? 0;
+    return (
+      this.#prepare(`SELECT count(*) FROM (${query.text})`)
+        .pluck()
+        .get(...query.params) ?? 0
+    );
   }
 
   #ords(range: ValueRange, probes: Probe[], limit: number): number[] {
     const query = this.#query(range, probes, limit, null);
     if (query === null) return [];
-    return sql<unknown[], number>(this.db, query.text)
+    return this.#prepare(query.text)
       .pluck()
       .all(...query.params);
+  }
+
+  #prepare(text: string): Database.Statement<unknown[], number> {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) this.#statements.set(text, (statement = this.db.prepare<unknown[], number>(text)));
+    return statement;
   }
 
   #blocks(): { first: number; last: number } {
@@ -203,17 +219,24 @@ export class ValueLookup {
       }
       const probeKey = this.#keys.find(probe.key);
       if (probeKey === undefined) return null;
+      // The values as JSON, written as staging writes them, so that each reads back as stored.
       conditions.push(
         `EXISTS (SELECT 1 FROM entry_values p WHERE p.manifest_id = v.manifest_id AND p.block = b.n
-         AND p.key_id = ? AND p.value IN (${probe.values.map(() => "?").join(", ")}) AND p.ord = v.ord)`,
+         AND p.key_id = ? AND p.value IN (SELECT value FROM json_each(?)) AND p.ord = v.ord)`,
       );
-      params.push(probeKey, ...probe.values);
+      const json = probe.values.map((v) => (typeof v === "string" ? JSON.stringify(v) : numberJson(v)));
+      params.push(probeKey, `[${json.join(",")}]`);
     }
     params.push(limit);
     const text = `${source} SELECT v.ord FROM b CROSS JOIN entry_values v
       WHERE v.manifest_id = ? AND v.block = b.n AND v.key_id = ? AND ${conditions.join(" AND ")} LIMIT ?`;
     return { text, params };
   }
+}
+
+/** How many ranges the candidates look up: each costs a seek per block. */
+export function rangeCount(c: Candidates): number {
+  return c.kind === "none" ? 0 : c.kind === "range" ? 1 : c.parts.reduce((n, p) => n + rangeCount(p), 0);
 }
 
 /** The candidates as a probe, when they are one: equalities on one key, or a range of sizes. */
