@@ -10,7 +10,7 @@ import { startRegistry } from "./registry-process.mjs";
 import { startS3 } from "./s3-server.mjs";
 import { BENCH_DIR } from "./report.mjs";
 
-const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/dpkg.js", import.meta.url));
 const RAW_SDK = fileURLToPath(new URL("./raw-sdk.mjs", import.meta.url));
 
 export async function startEnvironment({ keep = false, cpuProf = false } = {}) {

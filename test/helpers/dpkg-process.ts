@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const DPKG_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+export const DPKG_BIN = fileURLToPath(new URL("../../packages/cli/dist/dpkg.js", import.meta.url));
 
 export interface DpkgResult {
   code: number | null;
@@ -42,7 +42,7 @@ export function dpkgEnv(options: {
   };
 }
 
-/** Starts the built `dpkg` bin (packages/cli/dist/bin.js) as a child process. */
+/** Starts the built `dpkg` bin (packages/cli/dist/dpkg.js) as a child process. */
 export function spawnDpkg(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): DpkgProcess {
   if (!existsSync(DPKG_BIN)) throw new Error(`${DPKG_BIN} is missing: build first with 'npx tsc -b'`);
   const child = spawn(process.execPath, [DPKG_BIN, ...args], {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeTempDir, type TempDir } from "../../../registry-server/test/helpers/temp-dir.js";
 
-export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../dist/dpkg.js", import.meta.url));
 
 export interface DpkgResult {
   code: number | null;
