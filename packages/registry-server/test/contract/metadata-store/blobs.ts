@@ -115,6 +115,22 @@ export function blobsContract(store: () => MetadataStore): void {
     expect(await store().sizeMismatchesOfManifest(digest, 0)).toEqual([]);
   });
 
+  it("reports every path naming a wrongly sized blob, in path order, up to the limit", async () => {
+    const wrong = entry("z.bin", 5);
+    await upload(store(), "lab", [wrong]);
+    const digest = await stage(store(), [
+      { ...wrong, path: "b.bin", size: 9 },
+      { ...wrong, path: "a.bin", size: 9 },
+      { ...wrong, path: "c.bin", size: 5 },
+    ]);
+    const found = { digest: wrong.digest, declared: 9, stored: 5 };
+    expect(await store().sizeMismatchesOfManifest(digest, 10)).toEqual([
+      { path: "a.bin", ...found },
+      { path: "b.bin", ...found },
+    ]);
+    expect(await store().sizeMismatchesOfManifest(digest, 1)).toEqual([{ path: "a.bin", ...found }]);
+  });
+
   it("imports revisions and tags from the bucket idempotently, granting the namespace their blobs", async () => {
     const entries = [entry("r.csv", 7)];
     const digest = await stage(store(), entries, { title: "Imported", description: "from the bucket" });
