@@ -56,10 +56,16 @@ export async function startEnvironment({ keep = false, cpuProf = false } = {}) {
       const text = run.stdout.trim();
       return { ...run, json: text.startsWith("{") ? JSON.parse(text) : undefined };
     },
-    /** The raw SDK baseline as a process: `upload` a data set under `prefix`, or `download` it to `dest`. */
+    /**
+     * The raw SDK baseline as a process: `upload` a data set under `prefix`, `download` it to `dest`, or
+     * `read` (data set null) every object under `prefix` without writing it anywhere.
+     */
     async rawSdk(mode, dataset, prefix, dest) {
-      const indexFile = join(root, `index-${dataset.name}.json`);
-      await writeFile(indexFile, JSON.stringify(dataset));
+      let indexFile = "-";
+      if (dataset !== null) {
+        indexFile = join(root, `index-${dataset.name}.json`);
+        await writeFile(indexFile, JSON.stringify(dataset));
+      }
       return runNode(RAW_SDK, [mode, s3.endpoint, indexFile, prefix, ...(dest === undefined ? [] : [dest])]);
     },
     /**

@@ -4,10 +4,13 @@
 // parallel ranged GETs to download them.
 //   node raw-sdk.mjs upload   <endpoint> <index.json> <prefix>
 //   node raw-sdk.mjs download <endpoint> <index.json> <prefix> <dest>
+//   node raw-sdk.mjs read     <endpoint> - <prefix>     GETs every object under <prefix> and drops the
+//     bytes: what reading a package's packs costs the store alone (no hashing, no files written).
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -21,7 +24,7 @@ const CONCURRENCY = 16;
 const PART = 8 * 1024 * 1024;
 
 const [mode, endpoint, indexFile, prefix, dest] = process.argv.slice(2);
-const index = JSON.parse(await readFile(indexFile, "utf8"));
+const index = mode === "read" ? { files: [], bytes: 0 } : JSON.parse(await readFile(indexFile, "utf8"));
 const client = s3Client(endpoint);
 const limit = limiter(CONCURRENCY);
 const key = (path) => `${prefix}/${path}`;
@@ -31,7 +34,12 @@ if (mode === "upload")
 else if (mode === "download") {
   for (const d of new Set(index.files.map((f) => dirname(join(dest, f.path))))) await mkdir(d, { recursive: true });
   await Promise.all(index.files.map((f) => (f.size > PART ? downloadLarge(f) : limit(() => downloadSmall(f)))));
-} else throw new Error(`usage: raw-sdk.mjs upload|download ...`);
+} else if (mode === "read") {
+  const objects = await listAll(prefix);
+  await Promise.all(objects.map((o) => limit(() => readAway(o.Key))));
+  index.files = objects;
+  index.bytes = objects.reduce((n, o) => n + o.Size, 0);
+} else throw new Error(`usage: raw-sdk.mjs upload|download|read ...`);
 client.destroy();
 process.stdout.write(JSON.stringify({ files: index.files.length, bytes: index.bytes }) + "\n");
 
@@ -107,6 +115,24 @@ async function downloadLarge(f) {
     );
   } finally {
     await fh.close();
+  }
+}
+
+async function listAll(prefix) {
+  const objects = [];
+  let token;
+  do {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+    objects.push(...(out.Contents ?? []));
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return objects;
+}
+
+async function readAway(objectKey) {
+  const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: objectKey }));
+  for await (const _ of out.Body) {
+    // dropped: only the store's cost is measured
   }
 }
 
