@@ -59,6 +59,18 @@ export function listRevisions(
 const CANDIDATES_MAX = 10;
 
 export function resolve(db: Database.Database, pkg: PackageName, selector: RefSelector): RevisionRecord {
+  if (selector.kind === "tag") {
+    // The hot path (every `install`, `open` and lockfile check asks for a tag): one statement, which
+    // is its own consistent snapshot, instead of a transaction of three. When it finds nothing, the
+    // path below says which part is missing.
+    const row = sql<[string, string, string], RevisionRow>(
+      db,
+      `SELECT ${REVISION_COLUMNS} FROM ${REVISION_FROM}
+       JOIN tags t ON t.package_id = r.package_id AND t.manifest_id = r.manifest_id
+       WHERE n.name = ? AND p.name = ? AND t.name = ? ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
+    ).get(pkg.namespace, pkg.name, selector.tag);
+    if (row !== undefined) return toRevision(row);
+  }
   return db
     .transaction((): RevisionRecord => {
       const { id } = requirePackage(db, pkg);
