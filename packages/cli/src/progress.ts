@@ -7,6 +7,8 @@ export interface ProgressSnapshot {
   totalFiles?: number;
   bytes: number;
   totalBytes?: number;
+  /** Bytes sent meanwhile, when sending overlaps the phase (a push sends while it still hashes). */
+  sentBytes?: number;
 }
 
 export interface Progress {
@@ -84,7 +86,7 @@ export function rateOf(samples: readonly { t: number; bytes: number }[]): number
   return ((last.bytes - first.bytes) * 1000) / (last.t - first.t);
 }
 
-/** `label phase [=====>    ]  45%  120/300 files  1.2 GiB/2.5 GiB  35 MiB/s  ETA 38s`, cut to `width`. */
+/** `label phase [=====>    ]  45%  120/300 files  1.2 GiB/2.5 GiB  sent 0.9 GiB  35 MiB/s  ETA 38s`, cut to `width`. */
 export function renderProgressLine(
   label: string,
   s: ProgressSnapshot,
@@ -99,6 +101,7 @@ export function renderProgressLine(
   if (s.files !== undefined)
     parts.push(s.totalFiles !== undefined ? `${s.files}/${s.totalFiles} files` : `${s.files} files`);
   parts.push(total !== undefined ? `${formatBytes(s.bytes)}/${formatBytes(total)}` : formatBytes(s.bytes));
+  if (s.sentBytes !== undefined && s.sentBytes !== s.bytes) parts.push(`sent ${formatBytes(s.sentBytes)}`);
   if (rate !== undefined) {
     parts.push(`${formatBytes(rate)}/s`);
     if (total !== undefined && rate > 0 && s.bytes < total)

@@ -13,6 +13,13 @@ describe("progress bar", () => {
       "push upload  [===============>              ]  50%  120/300 files  512 MiB/1.0 GiB  64.0 MiB/s  ETA 8s",
     );
     expect(renderProgressLine("fetch", { bytes: 10 }, undefined, 100)).toBe("fetch  10 B");
+    // A push sends while it still hashes: what went up so far is shown beside what was hashed.
+    expect(
+      renderProgressLine("push", { phase: "hash", files: 3, totalFiles: 4, bytes: 3072, totalBytes: 4096, sentBytes: 1024 }, undefined, 100),
+    ).toBe("push hash  [======================>       ]  75%  3/4 files  3.0 KiB/4.0 KiB  sent 1.0 KiB");
+    expect(
+      renderProgressLine("push", { phase: "upload", files: 1, totalFiles: 2, bytes: 1024, totalBytes: 2048, sentBytes: 1024 }, undefined, 100),
+    ).not.toContain("sent");
     expect(
       renderProgressLine("push", { phase: "hash", files: 1, totalFiles: 2, bytes: 5, totalBytes: 10 }, undefined, 20),
     ).toHaveLength(20);

@@ -26,6 +26,12 @@ function bigBytes(size: number, seed: number): Uint8Array {
   return bytes;
 }
 
+async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
 async function rejection(promise: Promise<unknown>): Promise<DpkgError> {
   return promise.then(
     () => {
@@ -77,7 +83,7 @@ describe("push: failures, resume, concurrency", () => {
     expect(await revisions(pkg)).toEqual([report.digest]);
   });
 
-  it("fails naming a small file that changed during the push, commits nothing, and resumes after", async () => {
+  it("fails naming a small file whose size changed after the walk, commits nothing, and resumes after", async () => {
     const dir = join(tmp.path, "data");
     await writeTree(dir, { "a.txt": "aaaa", "b.txt": "bbbb", "big.bin": bigBytes(5 * MIB, 8) });
     const pkg = { namespace: "changed", name: "small" };
@@ -87,22 +93,43 @@ describe("push: failures, resume, concurrency", () => {
         client,
         dir,
         pkg,
-        onProgress: (p) => {
-          if (p.phase === "upload" && !changed) {
-            changed = true;
-            writeFileSync(join(dir, "b.txt"), "BBBB"); // same size, other content
-          }
+        onProgress: () => {
+          // The first event comes after the walk, before any file is read.
+          if (changed) return;
+          changed = true;
+          writeFileSync(join(dir, "b.txt"), "BBBBB");
         },
       }),
     );
     expect(err.code).toBe("E_INTEGRITY");
-    expect(err.message).toBe('file "b.txt" changed while it was being pushed (its content no longer hashes to ' + digestBytes("bbbb") + "); nothing was committed");
+    expect(err.message).toBe('file "b.txt" changed while it was being pushed (its size is no longer 4 bytes); nothing was committed');
     expect(err.hint).toMatch(/run the push again/);
     expect(await revisions(pkg)).toEqual([]);
-    // The large blob went up alongside and stays; the pack with the changed file did not.
     const again = await push({ client, dir, pkg });
-    expect(again).toMatchObject({ bytesSent: 8, blobsSent: 2 });
+    expect(again.files).toBe(3);
     expect(await revisions(pkg)).toEqual([again.digest]);
+    const entries = await all(client.entries(pkg, again.digest));
+    expect(entries.find((e) => e.path === "b.txt")).toMatchObject({ size: 5, digest: digestBytes("BBBBB") });
+  });
+
+  it("sends a small file's bytes as they were hashed, even if the file changes afterwards", async () => {
+    const dir = join(tmp.path, "data");
+    await writeTree(dir, { "a.txt": "aaaa", "b.txt": "bbbb" });
+    const pkg = { namespace: "changed", name: "after-hash" };
+    let changed = false;
+    const report = await push({
+      client,
+      dir,
+      pkg,
+      onProgress: (p) => {
+        if (p.phase !== "upload" || changed) return;
+        changed = true;
+        writeFileSync(join(dir, "b.txt"), "BBBB"); // same size, other content: too late to matter
+      },
+    });
+    const entries = await all(client.entries(pkg, report.digest));
+    expect(entries.find((e) => e.path === "b.txt")?.digest).toBe(digestBytes("bbbb"));
+    expect(await client.missing(pkg, [digestBytes("bbbb")])).toEqual([]);
   });
 
   it("fails naming a large file that grew during the push", async () => {

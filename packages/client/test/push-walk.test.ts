@@ -1,8 +1,10 @@
 import { isDpkgError } from "@dpkg/core";
 import { execFileSync } from "node:child_process";
+import { statfsSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { onLocalDisk } from "../src/push/local-disk.js";
 import { walkFolder } from "../src/push/walk.js";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 
@@ -101,6 +103,30 @@ describe("walkFolder", () => {
     const err = await rejection(walkFolder(join(dir, "f.txt")));
     expect(isDpkgError(err, "E_IO")).toBe(true);
     expect((err as Error).message).toMatch(/not a folder/);
+  });
+
+  it("finds the same files, links and warnings with synchronous system calls (a local disk)", async () => {
+    await writeTree(dir, { "b.txt": "b", "a/z.txt": "zz", "real/v3.csv": "v3", "x.tmp": "t" });
+    await symlink("real/v3.csv", join(dir, "latest.csv"));
+    await symlink("missing.txt", join(dir, "dangling.txt"));
+    execFileSync("mkfifo", [join(dir, "pipe")]);
+    const walk = async (syncIo: boolean): Promise<unknown> => {
+      const warnings: string[] = [];
+      const files = await walkFolder(dir, { exclude: ["*.tmp"], warn: (m) => warnings.push(m), syncIo });
+      return { files, warnings: warnings.sort() };
+    };
+    const sync = await walk(true);
+    expect(sync).toEqual(await walk(false));
+    expect((sync as { files: { path: string }[] }).files.map((f) => f.path)).toEqual(["a/z.txt", "b.txt", "latest.csv", "real/v3.csv"]);
+    expect(isDpkgError(await rejection(walkFolder(join(dir, "nope"), { syncIo: true })), "E_IO")).toBe(true);
+  });
+
+  it("tells a local disk from a file system it cannot vouch for", async () => {
+    expect(await onLocalDisk("/proc")).toBe(false);
+    expect(await onLocalDisk(join(dir, "missing"))).toBe(false);
+    if (process.platform === "linux" && (statfsSync(dir).type === 0xef53 || statfsSync(dir).type === 0x01021994)) {
+      expect(await onLocalDisk(dir)).toBe(true);
+    }
   });
 
   it("walks a folder given through a symlink", async () => {

@@ -5,20 +5,24 @@ import {
   formatPackageName,
   isDpkgError,
   parseTag,
-  summarizeManifest,
   type Digest,
   type JsonObject,
   type ManifestEntry,
+  type ManifestSummary,
   type PackageName,
 } from "@dpkg/core";
 import { Readable } from "node:stream";
 import type { RegistryClient } from "../registry-client.js";
 import { applyEntryMeta } from "./entry-meta.js";
-import { DEFAULT_HASH_CONCURRENCY, hashFiles } from "./hash-files.js";
-import { uploadBlobs, type UploadBlob } from "./upload.js";
+import { hashAndSend } from "./hash-and-send.js";
+import { onLocalDisk } from "./local-disk.js";
+import { summarizeManifestKeeping } from "./manifest-summary.js";
+import { createPushProgress, type PushProgress } from "./push-progress.js";
+import { DEFAULT_UPLOAD_CONCURRENCY, uploadFromFiles, type UploadBlob } from "./upload.js";
 import { walkFolder } from "./walk.js";
 
 export { readEntryMetaFile } from "./entry-meta.js";
+export type { PushProgress } from "./push-progress.js";
 
 export interface PushOptions {
   client: RegistryClient;
@@ -34,20 +38,11 @@ export interface PushOptions {
   exclude?: string[];
   /** Fail with E_CONFLICT unless the package's latest is this revision ("none": unless it has none). */
   expectParent?: Digest | "none";
-  /** Files hashed at once (default 8); upload requests in flight are half of it, 1 to 8 (default 4). */
+  /** Upload requests in flight are half of this, 1 to 8 (default 4). */
   concurrency?: number;
   onProgress?: (p: PushProgress) => void;
   /** Skipped symlinks and special files, paths that differ only in case, an empty folder. */
   warn?: (message: string) => void;
-}
-
-/** Each phase opens with an event at zero; "upload" counts only the blobs the registry lacks. */
-export interface PushProgress {
-  phase: "hash" | "upload" | "commit";
-  files: number;
-  totalFiles: number;
-  bytes: number;
-  totalBytes: number;
 }
 
 export interface PushReport {
@@ -74,14 +69,14 @@ export interface PushReport {
 export async function push(options: PushOptions): Promise<PushReport> {
   const { client, pkg } = options;
   const warn = options.warn ?? (() => {});
-  const progress = options.onProgress ?? (() => {});
   // Refuse bad arguments before reading a byte: hashing a large folder first would waste minutes.
   const name = formatPackageName(pkg);
   for (const tag of options.tags ?? []) parseTag(tag);
   const header = { meta: options.meta ?? {} };
   encodeHeaderLine(header, "package meta");
 
-  const walked = await walkFolder(options.dir, { exclude: options.exclude, warn });
+  const syncIo = await onLocalDisk(options.dir);
+  const walked = await walkFolder(options.dir, { exclude: options.exclude, warn, syncIo });
   if (walked.length === 0) warn(`${JSON.stringify(options.dir)} holds no files to push: the revision will be empty`);
   const caseCollisions = findCaseCollisions(walked.map((f) => f.path));
   for (const group of caseCollisions) {
@@ -89,48 +84,45 @@ export async function push(options: PushOptions): Promise<PushReport> {
   }
   const files = applyEntryMeta(walked, options.entryMeta);
 
-  const totalFiles = files.length;
-  const totalBytes = files.reduce((n, f) => n + f.size, 0);
-  progress({ phase: "hash", files: 0, totalFiles, bytes: 0, totalBytes });
-  const hashed = await hashFiles(files, {
-    concurrency: options.concurrency ?? DEFAULT_HASH_CONCURRENCY,
-    onProgress: (done) => progress({ phase: "hash", ...done, totalFiles, totalBytes }),
-  });
-  const entries: ManifestEntry[] = hashed.map(({ path, size, digest, meta }) =>
-    meta === undefined ? { path, size, digest } : { path, size, digest, meta },
-  );
-  const summary = await summarizeManifest(header, entries);
+  const uploadConcurrency = uploadConcurrencyOf(options.concurrency);
+  const progress = createPushProgress({ files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) }, options.onProgress ?? (() => {}));
+  const { counts } = progress;
+  const run = hashAndSend({ client, pkg, files, uploadConcurrency, syncIo, counts, changed: progress.report });
+  let entries: ManifestEntry[];
+  let summary: ManifestSummary;
+  let manifestBytes: Uint8Array[] | undefined;
+  let distinct: Map<Digest, UploadBlob>;
+  try {
+    const hashed = await run.hashed;
+    progress.hashed();
+    entries = hashed.map(({ path, size, digest, meta }) => (meta === undefined ? { path, size, digest } : { path, size, digest, meta }));
+    distinct = new Map();
+    for (const file of hashed) if (!distinct.has(file.digest)) distinct.set(file.digest, file);
+    // Built while the last blobs are still on their way.
+    ({ summary, bytes: manifestBytes } = await summarizeManifestKeeping(header, entries));
+  } finally {
+    await run.sent();
+  }
 
-  const distinct = new Map<Digest, UploadBlob>();
-  for (const file of hashed) if (!distinct.has(file.digest)) distinct.set(file.digest, file);
-  const sent = { bytesSent: 0, blobsSent: 0 };
   const sendMissing = async (): Promise<void> => {
+    // Only after a refused commit: the bytes are no longer in memory, so files are read (and checked) again.
     const missing = new Set(await client.missing(pkg, [...distinct.keys()]));
     const toSend = [...distinct.values()].filter((b) => missing.has(b.digest));
-    const sendFiles = toSend.length;
-    const sendBytes = toSend.reduce((n, b) => n + b.size, 0);
-    progress({ phase: "upload", files: 0, totalFiles: sendFiles, bytes: 0, totalBytes: sendBytes });
-    const done = await uploadBlobs({
-      client,
-      pkg,
-      blobs: toSend,
-      concurrency: uploadConcurrency(options.concurrency),
-      onProgress: (s) => progress({ phase: "upload", files: s.blobs, totalFiles: sendFiles, bytes: s.bytes, totalBytes: sendBytes }),
-    });
-    sent.bytesSent += done.bytesSent;
-    sent.blobsSent += done.blobsSent;
+    counts.toSend.blobs += toSend.length;
+    counts.toSend.bytes += toSend.reduce((n, b) => n + b.size, 0);
+    progress.report();
+    await uploadFromFiles({ client, pkg, blobs: toSend, concurrency: uploadConcurrency, count: counts.sent });
   };
-  await sendMissing();
 
   let committed: Awaited<ReturnType<RegistryClient["commit"]>>;
   for (let attempt = 1; ; attempt++) {
-    progress({ phase: "commit", files: summary.entryCount, totalFiles: summary.entryCount, bytes: summary.totalSize, totalBytes: summary.totalSize });
+    progress.committing(summary);
     try {
       committed = await client.commit(
         pkg,
         summary.digest,
-        // A factory: a retried commit re-encodes the manifest from the entries rather than holding its bytes.
-        () => Readable.from(encodeManifest(header, entries), { objectMode: false }),
+        // A factory: a retried commit sends the manifest again (encoded again when it was too large to keep).
+        () => Readable.from(manifestBytes ?? encodeManifest(header, entries), { objectMode: false }),
         { message: options.message, tags: options.tags, expectParent: options.expectParent },
       );
       break;
@@ -147,8 +139,8 @@ export async function push(options: PushOptions): Promise<PushReport> {
     unchanged: committed.unchanged,
     files: summary.entryCount,
     bytes: summary.totalSize,
-    bytesSent: sent.bytesSent,
-    blobsSent: sent.blobsSent,
+    bytesSent: counts.sent.bytes,
+    blobsSent: counts.sent.blobs,
     tags: committed.tags,
     caseCollisions,
   };
@@ -157,6 +149,6 @@ export async function push(options: PushOptions): Promise<PushReport> {
 /** Commits tried when the registry reports blobs missing that this push found stored or sent. */
 const COMMIT_ATTEMPTS = 3;
 
-function uploadConcurrency(concurrency: number | undefined): number | undefined {
-  return concurrency === undefined ? undefined : Math.max(1, Math.min(8, Math.ceil(concurrency / 2)));
+function uploadConcurrencyOf(concurrency: number | undefined): number {
+  return concurrency === undefined ? DEFAULT_UPLOAD_CONCURRENCY : Math.max(1, Math.min(8, Math.ceil(concurrency / 2)));
 }

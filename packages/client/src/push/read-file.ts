@@ -6,7 +6,7 @@ const CHUNK_BYTES = 256 * 1024;
 
 // O_NOFOLLOW: a file swapped for a symlink after the walk must not be read through (it could point
 // outside the folder). O_NONBLOCK: a file swapped for a FIFO must not hang the push at open().
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /** A file about to be read: `path` is its entry path (for messages), `source` what to open. */
 export interface FileSource {
@@ -47,20 +47,25 @@ async function openRegular(file: FileSource): Promise<{ handle: FileHandle; stat
   }
 }
 
-function ioError(file: FileSource, err: unknown): DpkgError {
+export function ioError(file: FileSource, err: unknown): DpkgError {
   const code = (err as NodeJS.ErrnoException).code ?? String(err);
   return new DpkgError("E_IO", `cannot read ${JSON.stringify(file.source)}: ${code}`, { path: file.path, file: file.source }, { cause: err });
 }
 
-/** The bytes of a regular file, in fresh chunks (callers may keep them). */
-export async function* readFileChunks(file: FileSource): AsyncGenerator<Uint8Array, void, undefined> {
+/**
+ * The bytes of a regular file, in fresh chunks that callers may keep; or, given `scratch`, in views
+ * of it that are valid only until the next chunk is asked for (hashing keeps nothing, and a reused
+ * buffer spares the garbage collector a fresh one per chunk).
+ */
+export async function* readFileChunks(file: FileSource, scratch?: Uint8Array): AsyncGenerator<Uint8Array, void, undefined> {
   const { handle, stats } = await openRegular(file);
   let total = 0;
   try {
     for (;;) {
       // Sized to what is left (plus one byte to see the end, or growth): small files cost small buffers.
-      const want = Math.min(CHUNK_BYTES, Math.max(1, stats.size - total + 1));
-      const buffer = new Uint8Array(want);
+      const want = Math.min(scratch?.byteLength ?? CHUNK_BYTES, Math.max(1, stats.size - total + 1));
+      // Not zeroed: only the bytes read are ever handed out.
+      const buffer = scratch ?? Buffer.allocUnsafe(want);
       let read: number;
       try {
         ({ bytesRead: read } = await handle.read(buffer, 0, want, null));
@@ -69,7 +74,7 @@ export async function* readFileChunks(file: FileSource): AsyncGenerator<Uint8Arr
       }
       if (read === 0) return;
       total += read;
-      yield read === want ? buffer : buffer.subarray(0, read);
+      yield read === buffer.byteLength ? buffer : buffer.subarray(0, read);
     }
   } finally {
     await handle.close();

@@ -4,13 +4,16 @@ import type { RegistryClient } from "../registry-client.js";
 import { packStream, type PackStream } from "./pack-stream.js";
 import { readVerifiedFile, type FileSource } from "./read-file.js";
 import { runLimited } from "./run-limited.js";
+import type { RequestCount, SendCount } from "./send-count.js";
 
 const MIB = 1024 * 1024;
 /** Blobs under this size travel in tar packs; the registry stores bigger ones as their own objects. */
 export const PACK_THRESHOLD = 4 * MIB;
-/** About this many bytes of small blobs per pack request. */
+/** About this many bytes of small blobs per pack request read again from their files. */
 export const PACK_REQUEST_BYTES = 64 * MIB;
 export const DEFAULT_UPLOAD_CONCURRENCY = 4;
+/** Slices an in-memory pack is handed to the request in, so that progress follows the socket. */
+const BODY_SLICE = 256 * 1024;
 
 /** A blob to send: the file holding it and what hashing found it to be. */
 export interface UploadBlob extends FileSource {
@@ -18,73 +21,77 @@ export interface UploadBlob extends FileSource {
   size: number;
 }
 
-export interface UploadOptions {
+interface Target {
   client: RegistryClient;
   pkg: PackageName;
-  /** Distinct blobs the registry lacks. */
-  blobs: readonly UploadBlob[];
-  /** Requests in flight (default 4). */
-  concurrency?: number;
-  /** Running totals of blobs whose request succeeded and bytes read into requests so far. */
-  onProgress?: (sent: { blobs: number; bytes: number }) => void;
+}
+
+/**
+ * Sends a pack built in memory from files read and hashed (`blobs` members holding `fileBytes`); a
+ * retry sends the same bytes again.
+ */
+export async function uploadPackBytes(
+  target: Target,
+  pack: { tar: Buffer; blobs: number; fileBytes: number },
+  count: RequestCount,
+): Promise<void> {
+  await target.client.uploadPack(target.pkg, () => Readable.from(slices(pack.tar, pack.fileBytes, count.attempt()), { objectMode: false }));
+  count.done(pack.blobs);
+}
+
+/** The pack in slices, reporting the file bytes (not the tar framing) in proportion as each is taken. */
+function* slices(tar: Buffer, fileBytes: number, onBytes: (n: number) => void): Generator<Buffer, void, undefined> {
+  let reported = 0;
+  for (let at = 0; at < tar.byteLength; at += BODY_SLICE) {
+    const end = Math.min(tar.byteLength, at + BODY_SLICE);
+    yield tar.subarray(at, end);
+    const now = Math.round((fileBytes * end) / tar.byteLength);
+    onBytes(now - reported);
+    reported = now;
+  }
+}
+
+/** Sends one large blob, reading its file again and checking it against its digest as it streams. */
+export async function uploadLargeBlob(target: Target, blob: UploadBlob, count: RequestCount): Promise<void> {
+  let failure: unknown;
+  try {
+    await target.client.uploadBlob(target.pkg, blob.digest, blob.size, () =>
+      Readable.from(tracked(blob, count.attempt(), (err) => (failure = err)), { objectMode: false }),
+    );
+  } catch (err) {
+    // A file that changed explains the failed request better than the aborted request does.
+    throw failure ?? err;
+  }
+  count.done(1);
+}
+
+/**
+ * Sends blobs by reading their files again: small ones as tar packs of about 64 MiB, large ones one
+ * per request, several requests at once. For blobs a push hashed but no longer holds in memory (the
+ * registry reported them missing at commit); every file is checked against its digest as it is read.
+ */
+export async function uploadFromFiles(
+  target: Target & { blobs: readonly UploadBlob[]; concurrency: number; count: SendCount },
+): Promise<void> {
+  await runLimited(planUploads(target.blobs), target.concurrency, async (task) => {
+    const count = target.count.request();
+    if (task.large) return uploadLargeBlob(target, task.blobs[0]!, count);
+    let last: PackStream | undefined;
+    try {
+      await target.client.uploadPack(target.pkg, () => {
+        last = packStream(task.blobs, count.attempt());
+        return last.stream;
+      });
+    } catch (err) {
+      throw last?.failure() ?? err;
+    }
+    count.done(task.blobs.length);
+  });
 }
 
 interface Task {
   blobs: UploadBlob[];
   large: boolean;
-}
-
-/**
- * Sends blobs: small ones as tar packs of about 64 MiB, large ones one per request, several requests
- * at once. Files are read again as they are sent and checked against their digests. Returns what
- * was sent (file bytes, not counting tar framing).
- */
-export async function uploadBlobs(options: UploadOptions): Promise<{ bytesSent: number; blobsSent: number }> {
-  const { client, pkg } = options;
-  const sent = { blobs: 0, bytes: 0 };
-  const report = (): void => options.onProgress?.({ ...sent });
-  await runLimited(planUploads(options.blobs), options.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY, async (task) => {
-    // The client retries a failed request by calling the body factory again: progress restarts with
-    // it, and bytes still trickling in from an abandoned attempt are ignored.
-    let attempt = 0;
-    let counted = 0;
-    let failure: unknown;
-    const restart = (): ((n: number) => void) => {
-      const current = ++attempt;
-      sent.bytes -= counted;
-      counted = 0;
-      return (n) => {
-        if (current !== attempt) return;
-        counted += n;
-        sent.bytes += n;
-        report();
-      };
-    };
-    try {
-      if (task.large) {
-        const blob = task.blobs[0]!;
-        await client.uploadBlob(pkg, blob.digest, blob.size, () =>
-          Readable.from(tracked(blob, restart(), (err) => (failure = err)), { objectMode: false }),
-        );
-      } else {
-        let last: PackStream | undefined;
-        try {
-          await client.uploadPack(pkg, () => {
-            last = packStream(task.blobs, restart());
-            return last.stream;
-          });
-        } finally {
-          failure = last?.failure();
-        }
-      }
-    } catch (err) {
-      // A file that changed explains the failed request better than the aborted request does.
-      throw failure ?? err;
-    }
-    sent.blobs += task.blobs.length;
-    report();
-  });
-  return { bytesSent: sent.bytes, blobsSent: sent.blobs };
 }
 
 /** Large blobs first, so the long transfers start early and small packs fill the gaps. */

@@ -1,5 +1,5 @@
 import { compilePathGlobs, DpkgError, sortByPath, toEntryPath } from "@dpkg/core";
-import type { Dirent, Stats } from "node:fs";
+import { lstatSync, readdirSync, type Dirent, type Stats } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { runLimited } from "./run-limited.js";
@@ -17,9 +17,23 @@ export interface WalkOptions {
   exclude?: readonly string[];
   /** Told about every skipped symlink and special file. */
   warn?: (message: string) => void;
+  /** Synchronous system calls (see local-disk.ts): for a folder on a local disk. */
+  syncIo?: boolean;
 }
 
 const STAT_CONCURRENCY = 32;
+
+/** The calls made per folder and per file. */
+interface WalkIo {
+  readdir: (dir: string) => Promise<Dirent[]>;
+  lstat: (path: string) => Promise<Stats>;
+}
+
+const ASYNC_IO: WalkIo = { readdir: (dir) => readdir(dir, { withFileTypes: true }), lstat: (path) => lstat(path) };
+const SYNC_IO: WalkIo = {
+  readdir: async (dir) => readdirSync(dir, { withFileTypes: true }),
+  lstat: async (path) => lstatSync(path),
+};
 
 /**
  * Lists the regular files under `dir`, sorted by entry path. Symlinks: one that resolves to a regular
@@ -30,6 +44,7 @@ const STAT_CONCURRENCY = 32;
  */
 export async function walkFolder(dir: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
   const root = await folderRoot(dir);
+  const io = options.syncIo === true ? SYNC_IO : ASYNC_IO;
   const isExcluded = compilePathGlobs(options.exclude ?? []);
   const warn = options.warn ?? (() => {});
   const pending: { osPath: string; path: string }[] = [];
@@ -37,7 +52,7 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
   const folders: { osDir: string; prefix: string }[] = [{ osDir: root, prefix: "" }];
 
   for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
-    for (const dirent of await listFolder(folder.osDir)) {
+    for (const dirent of await listFolder(io, folder.osDir)) {
       const rel = folder.prefix + dirent.name;
       if (isExcluded(rel.normalize("NFC"))) continue;
       const osPath = join(folder.osDir, dirent.name);
@@ -50,7 +65,7 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
 
   const files: WalkedFile[] = [];
   await runLimited(pending, STAT_CONCURRENCY, async ({ osPath, path }) => {
-    const stats = await statOrFail(lstat, osPath);
+    const stats = await statOrFail(io.lstat, osPath);
     // Replaced by something else since readdir: the hash step notices too, but skip it honestly here.
     if (stats.isFile()) files.push({ path, source: osPath, size: stats.size });
   });
@@ -75,9 +90,9 @@ async function folderRoot(dir: string): Promise<string> {
   return root;
 }
 
-async function listFolder(osDir: string): Promise<Dirent[]> {
+async function listFolder(io: WalkIo, osDir: string): Promise<Dirent[]> {
   try {
-    return await readdir(osDir, { withFileTypes: true });
+    return await io.readdir(osDir);
   } catch (err) {
     throw ioError(osDir, err, "cannot list folder");
   }
@@ -125,7 +140,7 @@ function specialKind(dirent: Dirent): string {
   return "special file";
 }
 
-async function statOrFail(fn: typeof stat, osPath: string): Promise<Stats> {
+async function statOrFail(fn: (path: string) => Promise<Stats>, osPath: string): Promise<Stats> {
   try {
     return await fn(osPath);
   } catch (err) {

@@ -42,6 +42,7 @@ import {
   type S3ConnectionOptions,
   type StoreLogger,
 } from "./s3-client.js";
+import { PartPool } from "./part-pool.js";
 
 const MIB = 1024 * 1024;
 /** S3's lower bound for every part but the last. */
@@ -79,6 +80,7 @@ export class S3BlobStore implements BlobStore {
   private readonly partConcurrency: number;
   private readonly logger: StoreLogger | undefined;
   private readonly writing = new Map<string, Promise<void>>();
+  private readonly parts: PartPool;
 
   constructor(options: S3BlobStoreOptions) {
     const prefix = (options.prefix ?? "").replace(/\/+$/, "");
@@ -96,6 +98,8 @@ export class S3BlobStore implements BlobStore {
     this.endpoint = options.endpoint;
     this.partSize = partSize;
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
+    // Enough for a few large uploads at once, each with its parts in flight and one filling.
+    this.parts = new PartPool(partSize, 4 * (this.partConcurrency + 1));
     this.logger = options.logger;
   }
 
@@ -116,7 +120,7 @@ export class S3BlobStore implements BlobStore {
         const existing = await this.stat(key);
         if (existing) return { created: false, size: existing.size };
       }
-      const parts = readParts(iterateSource(source), this.partSize);
+      const parts = readParts(iterateSource(source), this.partSize, () => this.parts.take());
       try {
         // Two parts decide the path: a source that ends within the first part takes one PutObject.
         const first = await parts.next();
@@ -236,6 +240,8 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       if (!options.overwrite && isPreconditionFailed(err)) return this.existing(key, body.byteLength);
       throw toStoreError(err, "put", key);
+    } finally {
+      this.parts.give(body);
     }
   }
 
@@ -254,7 +260,9 @@ export class S3BlobStore implements BlobStore {
     const uploadId = created.UploadId;
     if (uploadId === undefined) throw new DpkgError("E_INTERNAL", `S3 put ${key}: no upload id in the response`);
 
-    const uploader = new PartUploader(this.client, { ...target, UploadId: uploadId }, this.partConcurrency, key);
+    const uploader = new PartUploader(this.client, { ...target, UploadId: uploadId }, this.partConcurrency, key, (body) =>
+      this.parts.give(body),
+    );
     try {
       for (const body of initial) await uploader.add(body);
       for (let next = await parts.next(); !next.done; next = await parts.next()) await uploader.add(next.value);

@@ -26,7 +26,7 @@ export interface StoreLogger {
 }
 
 export function createS3Client(options: S3ConnectionOptions): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
@@ -37,6 +37,29 @@ export function createS3Client(options: S3ConnectionOptions): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      if (unsignedPayloadWanted(args.request)) args.request.headers[PAYLOAD_HASH_HEADER] = "UNSIGNED-PAYLOAD";
+      return next(args);
+    },
+    { step: "build", name: "dpkgUnsignedPayloadOverTls" },
+  );
+  return client;
+}
+
+const PAYLOAD_HASH_HEADER = "x-amz-content-sha256";
+
+/**
+ * Uploads over TLS are sent as UNSIGNED-PAYLOAD: the SDK would otherwise hash every part with SHA-256
+ * to sign it (the dearest step of a large upload after our own BLAKE3 check), though TLS already keeps
+ * the bytes intact on the way and every blob is verified against its BLAKE3 digest before it is stored
+ * and again whenever it is read. Over plain HTTP the signed hash is the only check S3 makes of the bytes
+ * it receives, so payloads stay signed there, as AWS's own SDKs do.
+ */
+export function unsignedPayloadWanted(request: unknown): request is { headers: Record<string, string> } {
+  if (typeof request !== "object" || request === null) return false;
+  const { protocol, method, headers } = request as { protocol?: unknown; method?: unknown; headers?: unknown };
+  return protocol === "https:" && method === "PUT" && typeof headers === "object" && headers !== null;
 }
 
 /** An endpoint safe to log: no user info, query or fragment. */
@@ -106,32 +129,33 @@ export function toStoreError(err: unknown, op: string, key: string): DpkgError {
 /**
  * Cuts a byte stream into buffers of exactly `partSize` bytes, then a shorter last one (an empty one for
  * an empty stream). Whole buffers of known length are what keeps the SDK from sending aws-chunked bodies.
+ * Part buffers come from `take` (a pool, say); the caller owns each part it is given.
  */
 export async function* readParts(
   source: AsyncIterable<Uint8Array>,
   partSize: number,
+  take: () => Buffer = () => Buffer.allocUnsafe(partSize),
 ): AsyncGenerator<Buffer, void, undefined> {
-  let pending: Uint8Array[] = [];
+  let part: Buffer | undefined;
   let filled = 0;
   let yielded = false;
   for await (const chunk of source) {
-    let rest = chunk;
-    while (filled + rest.byteLength >= partSize) {
-      const take = partSize - filled;
-      pending.push(rest.subarray(0, take));
-      rest = rest.subarray(take);
-      const part = Buffer.concat(pending, partSize);
-      pending = [];
-      filled = 0;
-      yielded = true;
-      yield part;
-    }
-    if (rest.byteLength > 0) {
-      pending.push(rest);
-      filled += rest.byteLength;
+    for (let at = 0; at < chunk.byteLength; ) {
+      part ??= take();
+      const n = Math.min(partSize - filled, chunk.byteLength - at);
+      part.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === partSize) {
+        const full = part;
+        part = undefined;
+        filled = 0;
+        yielded = true;
+        yield full;
+      }
     }
   }
-  if (filled > 0 || !yielded) yield Buffer.concat(pending, filled);
+  if (filled > 0 || !yielded) yield part === undefined ? Buffer.alloc(0) : part.subarray(0, filled);
 }
 
 const MAX_PARTS = 10_000;
@@ -149,6 +173,8 @@ export class PartUploader {
     private readonly target: { Bucket: string; Key: string; UploadId: string },
     private readonly concurrency: number,
     private readonly key: string,
+    /** Told of each part once its upload has ended, so its buffer can be reused. */
+    private readonly released: (body: Buffer) => void = () => undefined,
   ) {}
 
   /** Starts uploading `body` once a slot is free; throws the first failed part's error instead. */
@@ -172,7 +198,10 @@ export class PartUploader {
       .catch((err: unknown) => {
         this.failure ??= toStoreError(err, "upload part of", this.key);
       })
-      .finally(() => this.inFlight.delete(task));
+      .finally(() => {
+        this.inFlight.delete(task);
+        this.released(body);
+      });
     this.inFlight.add(task);
   }
 

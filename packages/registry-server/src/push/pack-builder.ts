@@ -1,7 +1,12 @@
 /**
- * The in-memory pack a push fills with verified small blobs. Flushing writes the pack, then its index, then
- * the blob locations, in that order, so that neither the index nor the metadata store ever points at bytes
- * that are not stored: a crash between steps leaves at worst an unindexed pack, which gc removes.
+ * The in-memory pack a push fills with verified small blobs. Storing a pack writes the pack, then its index,
+ * then the blob locations, in that order, so that neither the index nor the metadata store ever points at
+ * bytes that are not stored: a crash between steps leaves at worst an unindexed pack, which gc removes.
+ *
+ * Packs are stored in the background while the next one fills: a store to S3 takes a few hundred
+ * milliseconds, and an upload that waited for each one would leave its client idle meanwhile. At most
+ * `maxStoring` packs are being stored at once (the next flush waits for a slot), so memory stays
+ * at (1 + maxStoring) packs per upload.
  */
 import { createDigester, type Digest } from "@dpkg/core";
 import type { BlobStore } from "../blob-store/blob-store.js";
@@ -11,13 +16,22 @@ import type { BlobLocationRecord, MetadataStore } from "../metadata/metadata-sto
 import { encodePackIndex, packLocations, type PackIndexEntry } from "./pack-index.js";
 
 export interface PackBuilder {
-  /** Bytes buffered so far. */
+  /** Bytes buffered so far (not counting packs being stored). */
   readonly bytes: number;
+  /** Whether the blob is buffered or in a pack being stored. */
   has(digest: Digest): boolean;
   /** Appends a verified blob; `bytes` must not be shared with anyone who could still change it. */
   add(digest: Digest, bytes: Uint8Array): void;
-  /** Stores and records the buffered blobs, if any, and empties the buffer; returns the bytes written. */
-  flush(): Promise<number>;
+  /**
+   * Starts storing the buffered blobs, if any, and empties the buffer. Resolves once the store has
+   * started, waiting first for a slot when `maxStoring` stores are running; throws the error of an
+   * earlier store that failed.
+   */
+  flush(): Promise<void>;
+  /** Waits for every store started; returns the bytes they wrote, or throws the first failure. */
+  drain(): Promise<number>;
+  /** Waits for every store started, ignoring failures (cleanup after another error). */
+  settle(): Promise<void>;
 }
 
 export interface PackTarget {
@@ -26,36 +40,78 @@ export interface PackTarget {
   namespace: string;
   /** Told of every pack once its locations are recorded. */
   onStored?: (locations: BlobLocationRecord[], ticket: number) => void;
+  /** Packs being stored at once (default 1). */
+  maxStoring?: number;
+}
+
+interface Buffered {
+  members: Uint8Array[];
+  entries: PackIndexEntry[];
+  digests: Set<Digest>;
 }
 
 export function createPackBuilder(target: PackTarget): PackBuilder {
-  let members: Uint8Array[] = [];
-  let entries: PackIndexEntry[] = [];
-  let digests = new Set<Digest>();
+  const maxStoring = Math.max(1, target.maxStoring ?? 1);
+  let current: Buffered = empty();
   let bytes = 0;
+  let written = 0;
+  let failure: { err: unknown } | undefined;
+  const storing = new Map<Promise<void>, Set<Digest>>();
+
+  const check = (): void => {
+    if (failure !== undefined) throw failure.err;
+  };
+  const settle = async (): Promise<void> => {
+    while (storing.size > 0) await Promise.all(storing.keys());
+  };
+
+  const flush = async (): Promise<void> => {
+    check();
+    if (current.entries.length === 0) return;
+    while (storing.size >= maxStoring) await Promise.race(storing.keys());
+    check();
+    const pack = current;
+    current = empty();
+    bytes = 0;
+    // Failures are kept, not thrown here: the next flush or drain reports them.
+    const task: Promise<void> = storePack(target, pack.members, pack.entries)
+      .then(
+        (n) => void (written += n),
+        (err: unknown) => void (failure ??= { err }),
+      )
+      .finally(() => storing.delete(task));
+    storing.set(task, pack.digests);
+  };
 
   return {
     get bytes() {
       return bytes;
     },
-    has: (digest) => digests.has(digest),
+    has(digest) {
+      if (current.digests.has(digest)) return true;
+      for (const digests of storing.values()) if (digests.has(digest)) return true;
+      return false;
+    },
     add(digest, member) {
-      if (digests.has(digest)) return;
-      digests.add(digest);
-      entries.push({ digest, offset: bytes, size: member.byteLength });
-      members.push(member);
+      if (current.digests.has(digest)) return;
+      current.digests.add(digest);
+      current.entries.push({ digest, offset: bytes, size: member.byteLength });
+      current.members.push(member);
       bytes += member.byteLength;
     },
-    async flush() {
-      if (entries.length === 0) return 0;
-      const written = await storePack(target, members, entries);
-      members = [];
-      entries = [];
-      digests = new Set();
-      bytes = 0;
+    flush,
+    async drain() {
+      await flush();
+      await settle();
+      check();
       return written;
     },
+    settle,
   };
+}
+
+function empty(): Buffered {
+  return { members: [], entries: [], digests: new Set() };
 }
 
 async function storePack(target: PackTarget, members: Uint8Array[], entries: PackIndexEntry[]): Promise<number> {

@@ -1,21 +1,24 @@
 /**
  * The small-blob upload: a tar stream whose members are named by their digests. Every member is hashed
- * while it streams; verified small members are cut into packs (pack-builder.ts), large ones stream into
- * their own objects (receive-blob.ts). Memory is bounded by one pack buffer, one small member and the
- * chunks in flight, whatever the size of the upload.
+ * while it streams; verified small members are sorted in batches (member-batch.ts) and cut into packs
+ * (pack-builder.ts) that are stored while the next ones fill; large ones stream into their own objects
+ * (receive-blob.ts). Memory is bounded by the pack buffer, the packs being stored, one batch of small
+ * members and the chunks in flight, whatever the size of the upload.
  */
-import { DpkgError, isDigest, isDpkgError, verifyStream, type Digest } from "@dpkg/core";
-import { extract as tarExtract, type Extract, type Header } from "tar-stream";
+import { DpkgError, digestBytes, isDigest, isDpkgError, type Digest } from "@dpkg/core";
 import type { BlobStore } from "../blob-store/blob-store.js";
 import { blobKey } from "../blob-store/layout.js";
 import type { BlobLocationRecord, MetadataStore } from "../metadata/metadata-store.js";
 import type { BlobClaims, ClaimedBlob } from "./blob-claims.js";
-import { createPackBuilder, type PackBuilder } from "./pack-builder.js";
+import { createMemberBatch } from "./member-batch.js";
+import { createPackBuilder } from "./pack-builder.js";
 import { drainVerified, storeVerified, wholeObjectLocation, type Expected } from "./receive-blob.js";
+import { TarReader, type TarHeader } from "./tar-reader.js";
 
 const MIB = 1024 * 1024;
 export const DEFAULT_PACK_BYTES = 16 * MIB;
 export const DEFAULT_LARGE_BLOB_BYTES = 4 * MIB;
+export const DEFAULT_PACKS_STORING = 1;
 
 export interface ReceivePackContext {
   blobs: BlobStore;
@@ -27,6 +30,8 @@ export interface ReceivePackContext {
   largeBlobBytes?: number;
   /** Shared by the uploads of one registry process, so that concurrent ones pack each blob once. */
   claims?: BlobClaims;
+  /** Packs stored in the background while the next one fills (default 1). */
+  packsStoring?: number;
 }
 
 export interface ReceivePackResult {
@@ -49,70 +54,58 @@ export async function receivePack(
   const largeBlobBytes = ctx.largeBlobBytes ?? DEFAULT_LARGE_BLOB_BYTES;
   const owner = Symbol("upload");
   const claims = ctx.claims;
-  const pack = createPackBuilder({ ...ctx, onStored: (locations, ticket) => claims?.stored(owner, locations, ticket) });
-  const upload: Upload = { ctx, owner, pack, packBytes, largeBlobBytes, waiting: new Map() };
+  const pack = createPackBuilder({
+    ...ctx,
+    maxStoring: ctx.packsStoring ?? DEFAULT_PACKS_STORING,
+    onStored: (locations, ticket) => claims?.stored(owner, locations, ticket),
+  });
+  const waiting = new Map<Digest, Promise<ClaimedBlob>>();
+  const batch = createMemberBatch({ ...ctx, owner, pack, packBytes, waiting });
   const stored = new Map<Digest, number>();
   let bytesWritten = 0;
 
-  const extract = tarExtract();
-  const feed: Feed = { sourceError: undefined, endMarker: false };
-  const feeding = feedExtract(source, extract, feed);
+  const reader = new TarReader(source);
   let member: Member | undefined;
   try {
-    for await (const entry of extract) {
-      member = parseMember(entry.header);
-      bytesWritten += await receiveMember(upload, member, memberBytes(entry));
+    for (let header = await reader.next(); header !== null; header = await reader.next()) {
+      member = parseMember(header);
+      if (member.size < largeBlobBytes) {
+        const bytes = await reader.read(member.size);
+        verifyBytes(bytes, member);
+        await batch.add(member.digest, bytes);
+      } else {
+        bytesWritten += await receiveLarge(ctx, member, reader.stream(member.size));
+      }
       stored.set(member.digest, member.size);
       member = undefined;
     }
-    await feeding;
-    if (!feed.endMarker) {
-      // tar-stream takes a stream that stops between members for a whole archive. Without its
-      // end-of-archive blocks it was cut short (or never finished): keep its last pack out. (A cut
-      // right after a member ending in 1 KiB of zeros still passes; its blobs are verified anyway.)
+    if (!reader.endMarker) {
+      // A stream that stops between members reads as a whole archive. Without its end-of-archive
+      // blocks it was cut short (or never finished): keep its last pack out.
       throw new DpkgError("E_BAD_REQUEST", "truncated tar stream: it does not end with the end-of-archive marker (two zero blocks)");
     }
-    bytesWritten += await pack.flush();
+    await batch.sort();
+    bytesWritten += await pack.drain();
     // Only now, with every claim of this upload settled, wait for other uploads' claims.
-    await recordClaimed(ctx, upload.waiting);
+    await recordClaimed(ctx, waiting);
   } catch (err) {
-    throw asUploadError(err, feed.sourceError, member);
+    await reader.close();
+    throw asUploadError(err, reader.sourceError, member);
   } finally {
+    // Packs already being stored finish (their blobs were verified) before their claims are released.
+    await pack.settle();
     claims?.release(owner);
   }
-  await feeding;
   return { stored: [...stored].map(([digest, size]) => ({ digest, size })), bytesWritten };
 }
 
-interface Upload {
-  ctx: ReceivePackContext;
-  owner: symbol;
-  pack: PackBuilder;
-  packBytes: number;
-  largeBlobBytes: number;
-  /** Blobs this upload verified but another one in flight is packing. */
-  waiting: Map<Digest, Promise<ClaimedBlob>>;
-}
-
-/** Verifies one member and stores it unless it is stored already (or being packed); returns the bytes written. */
-async function receiveMember(upload: Upload, member: Member, bytes: AsyncIterable<Uint8Array>): Promise<number> {
-  const { ctx, pack, waiting } = upload;
+/** A member at or above the large-blob size: verified as it streams into its own object unless stored already. */
+async function receiveLarge(ctx: ReceivePackContext, member: Member, bytes: AsyncIterable<Uint8Array>): Promise<number> {
   const digest = member.digest;
-  const small = member.size < upload.largeBlobBytes;
-  const held = pack.has(digest) || waiting.has(digest) || (await isHeld(ctx, digest));
-  // Stored for another namespace: verifying the bytes proves this one holds them too.
-  const storedElsewhere = !held && small && (await ctx.meta.storedBlobs([digest])).length > 0;
-  // Claimed after the index said "not stored", with no await in between: of several uploads, one packs it.
-  const other = held || storedElsewhere || !small ? undefined : ctx.claims?.claim(digest, upload.owner);
-  if (held || storedElsewhere || other !== undefined) {
+  if ((await ctx.meta.missingBlobs(ctx.namespace, [digest])).length === 0) {
     await drainVerified(bytes, member);
-    if (other !== undefined) waiting.set(digest, other);
-    if (storedElsewhere && (await ctx.meta.grantStored(ctx.namespace, [digest])).length === 0) {
-      throw new DpkgError("E_UNAVAILABLE", `blob ${digest} was garbage collected while it was being uploaded; retry the upload`, { digest });
-    }
     return 0;
   }
-  if (small) return addToPack(pack, member, await readVerified(bytes, member), upload.packBytes);
   const ticket = await ctx.meta.objectWriteTicket(blobKey(digest));
   const result = await storeVerified(ctx.blobs, blobKey(digest), bytes, member);
   await ctx.meta.recordBlobs(ctx.namespace, [wholeObjectLocation(digest, result.size)], ticket);
@@ -130,24 +123,11 @@ async function recordClaimed(ctx: ReceivePackContext, waiting: Map<Digest, Promi
   for (const [ticket, locations] of byTicket) await ctx.meta.recordBlobs(ctx.namespace, locations, ticket);
 }
 
-/** Keeps packs at or under `packBytes` unless one member alone is bigger. */
-async function addToPack(pack: PackBuilder, member: Member, bytes: Uint8Array, packBytes: number): Promise<number> {
-  let written = 0;
-  if (pack.bytes > 0 && pack.bytes + bytes.byteLength > packBytes) written += await pack.flush();
-  pack.add(member.digest, bytes);
-  if (pack.bytes >= packBytes) written += await pack.flush();
-  return written;
-}
-
-async function isHeld(ctx: ReceivePackContext, digest: Digest): Promise<boolean> {
-  return (await ctx.meta.missingBlobs(ctx.namespace, [digest])).length === 0;
-}
-
 /** `blake3:<hex>` or `<hex>`, a regular file; anything else is refused before its bytes are read. */
-function parseMember(header: Header): Member {
+function parseMember(header: TarHeader): Member {
   const name = header.name;
   const what = `tar member ${JSON.stringify(name)}`;
-  if (header.type !== "file") {
+  if (header.type !== "file" && header.type !== "contiguous-file") {
     throw new DpkgError("E_BAD_REQUEST", `${what} is a ${header.type}, not a regular file`, {
       member: name,
     });
@@ -161,83 +141,18 @@ function parseMember(header: Header): Member {
   return { digest, size: header.size, name, what };
 }
 
-/**
- * A small member's bytes, copied into one buffer of its declared size: a copy, because holding on to slices
- * of the tar's chunks would keep whole chunks alive and let a pack of tiny files pin far more than its size.
- */
-async function readVerified(source: AsyncIterable<Uint8Array>, member: Member): Promise<Uint8Array> {
-  const bytes = new Uint8Array(member.size);
-  let offset = 0;
-  for await (const chunk of verifyStream(source, member)) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
-
-/** A member's chunks, typed: streamx streams yield `unknown`. */
-async function* memberBytes(entry: AsyncIterable<unknown>): AsyncGenerator<Uint8Array, void, undefined> {
-  for await (const chunk of entry) {
-    if (!(chunk instanceof Uint8Array)) throw new Error("the tar extractor yielded a chunk that is not bytes");
-    yield chunk;
+/** A small member's bytes, hashed in one call (as verifyStream would, with its errors). */
+function verifyBytes(bytes: Uint8Array, member: Member): void {
+  const actual = digestBytes(bytes);
+  if (actual !== member.digest) {
+    throw new DpkgError("E_INTEGRITY", `${member.what}: content hashes to ${actual}, expected ${member.digest}`, {
+      expected: member.digest,
+      actual,
+    });
   }
 }
 
-interface Feed {
-  /** The source's own error, which must reach the caller unchanged. */
-  sourceError: unknown;
-  /** Whether the source ended with the end-of-archive blocks. */
-  endMarker: boolean;
-}
-
-/**
- * Writes `source` into the extractor with backpressure. Never rejects: a failing source destroys the
- * extractor with its error (recorded in `feed`, so that error reaches the caller unchanged), and a consumer
- * that stops early destroys the extractor, which ends the feeding at the next chunk.
- */
-async function feedExtract(
-  source: AsyncIterable<Uint8Array>,
-  extract: Extract,
-  feed: Feed,
-): Promise<void> {
-  let zerosAtEnd = 0;
-  try {
-    for await (const chunk of source) {
-      if (extract.destroyed) return;
-      zerosAtEnd = trailingZeros(chunk, zerosAtEnd);
-      if (!extract.write(chunk)) await drainedOrClosed(extract);
-    }
-    feed.endMarker = zerosAtEnd >= END_OF_ARCHIVE_BYTES;
-    if (!extract.destroyed) extract.end(null);
-  } catch (err) {
-    feed.sourceError = err;
-    extract.destroy(err instanceof Error ? err : new Error(String(err)));
-  }
-}
-
-/** A tar archive ends with two 512-byte blocks of zeros. */
-const END_OF_ARCHIVE_BYTES = 1024;
-
-/** How many zero bytes the stream ends with after `chunk`, given how many it ended with before. */
-function trailingZeros(chunk: Uint8Array, before: number): number {
-  for (let i = chunk.byteLength - 1; i >= 0; i--) if (chunk[i] !== 0) return chunk.byteLength - 1 - i;
-  return before + chunk.byteLength;
-}
-
-function drainedOrClosed(extract: Extract): Promise<void> {
-  if (extract.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      extract.off("drain", done);
-      extract.off("close", done);
-      resolve();
-    };
-    extract.on("drain", done);
-    extract.on("close", done);
-  });
-}
-
-/** tar-stream reports a truncated or malformed archive with plain Errors; they are the client's fault. */
+/** Whatever else broke while reading the archive is the client's fault. */
 function asUploadError(err: unknown, sourceError: unknown, member: Member | undefined): unknown {
   if (isDpkgError(err) || (sourceError !== undefined && err === sourceError)) return err;
   const where = member === undefined ? "" : ` in ${member.what}`;

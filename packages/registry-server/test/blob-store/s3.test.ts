@@ -1,9 +1,10 @@
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { DpkgError } from "@dpkg/core";
 import { S3BlobStore, type S3BlobStoreOptions } from "../../src/blob-store/s3-blob-store.js";
+import { PartPool } from "../../src/blob-store/part-pool.js";
 import { createS3Client, readParts } from "../../src/blob-store/s3-client.js";
 import { blobStoreContract, chunked, expectBytes, readAll } from "../contract/blob-store-contract.js";
 import { createTestBucket, S3RVER_CREDENTIALS, S3RVER_REGION, s3rverClient } from "../helpers/s3rver.js";
@@ -73,6 +74,23 @@ describe("S3BlobStore", () => {
     raw.destroy();
   });
 
+  it("signs payload hashes over plain HTTP and sends uploads over TLS as UNSIGNED-PAYLOAD", async () => {
+    const plain = createS3Client(connection);
+    const seenPlain = recordRequests(plain);
+    await makeStore({ client: plain }).put("signed", Buffer.from("signed bytes"));
+    const put = seenPlain.find((r) => r.method === "PUT")!;
+    expect(put.headers["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+
+    // Nothing listens there: the request is recorded as signed, then refused.
+    const tls = createS3Client({ ...connection, endpoint: `https://127.0.0.1:${await closedPort()}`, maxAttempts: 1 });
+    const seenTls = recordRequests(tls);
+    const sent = tls.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: Buffer.from("x"), ContentLength: 1 }));
+    await expect(sent).rejects.toThrow();
+    expect(seenTls.map((r) => [r.method, r.headers["x-amz-content-sha256"]])).toEqual([["PUT", "UNSIGNED-PAYLOAD"]]);
+    tls.destroy();
+    plain.destroy();
+  });
+
   it("uploads once when puts of one key overlap in this process", async () => {
     const client = createS3Client(connection);
     const seen = recordRequests(client);
@@ -132,6 +150,23 @@ describe("readParts", () => {
     expect(await partsOf([7, 7, 7], 10)).toEqual([10, 10, 1]);
     expect(await partsOf([25], 10)).toEqual([10, 10, 5]);
     expect(await partsOf([5, 5, 10], 10)).toEqual([10, 10]);
+  });
+
+  it("takes part buffers from a pool that keeps given-back parts for a while", async () => {
+    const pool = new PartPool(10, 2, 50);
+    const parts: Buffer[] = [];
+    for await (const part of readParts(chunked(randomBytes(25), 7), 10, () => pool.take())) parts.push(part);
+    expect(parts.map((p) => p.byteLength)).toEqual([10, 10, 5]);
+    for (const part of parts) pool.give(part);
+    pool.give(Buffer.alloc(10)); // the pool keeps 2 at most
+    pool.give(Buffer.alloc(12)); // not a part buffer: ignored
+    const given = new Set(parts.map((p) => p.buffer));
+    const again = [pool.take(), pool.take(), pool.take()];
+    expect(again.map((b) => given.has(b.buffer))).toEqual([true, true, false]);
+    // Idle buffers are dropped once none was taken for a while.
+    pool.give(again[0]!);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(pool.take().buffer).not.toBe(again[0]!.buffer);
   });
 
   it("keeps the bytes in order", async () => {

@@ -79,6 +79,22 @@ describe("receivePack", () => {
     expect(await s.meta.missingBlobs("other", [digestOf(small!), digestOf(big!)])).toEqual([]);
   });
 
+  it("sorts members in batches: packs only new blobs, grants what another namespace stored, verifies the rest", async () => {
+    const [held, elsewhere1, elsewhere2, n1, n2, n3] = blobsOfSizes(400, 400, 400, 400, 400, 400);
+    await receivePack(chunked(await tarOf([elsewhere1!, elsewhere2!])), { ...ctx, namespace: "other" });
+    await receivePack(chunked(await tarOf([held!])), ctx);
+    const before = await packedBlobs();
+    expect(before.size).toBe(3);
+
+    // Batches of at most packBytes / 2 = 1500 bytes: the members are sorted in three batches.
+    const upload = [held!, elsewhere1!, n1!, n2!, held!, elsewhere2!, n3!];
+    const result = await receivePack(chunked(await tarOf(upload)), ctx);
+    expect(result.stored.map((b) => b.digest)).toEqual([held, elsewhere1, n1, n2, elsewhere2, n3].map((b) => digestOf(b!)));
+    const after = await packedBlobs();
+    expect([...after.keys()].filter((d) => !before.has(d)).sort()).toEqual([n1, n2, n3].map((b) => digestOf(b!)).sort());
+    expect(await s.meta.missingBlobs("lab", upload.map(digestOf))).toEqual([]);
+  });
+
   it.each([
     ["small", 100],
     ["large", 4000],
@@ -166,6 +182,20 @@ describe("receivePack", () => {
     }
     await expect(receivePack(body(), ctx)).rejects.toBe(broken);
     expect(await s.blobs.stat(blobKey(digestOf(big!)))).toBeNull();
+  });
+
+  it("stops reading a body it refused, so that its sender is not left pushing bytes nobody reads", async () => {
+    let closed = false;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      try {
+        yield Buffer.alloc(512, 0x41); // not a tar header
+        for (;;) yield Buffer.alloc(64 * 1024);
+      } finally {
+        closed = true;
+      }
+    }
+    await expect(receivePack(endless(), ctx)).rejects.toMatchObject({ code: "E_BAD_REQUEST" });
+    expect(closed).toBe(true);
   });
 
   it("accepts an empty tar", async () => {
