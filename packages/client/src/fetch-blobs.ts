@@ -1,11 +1,12 @@
-import { DpkgError, formatPackageName, type Digest, type ManifestReader, type PackageName } from "@dpkg/core";
+import { DpkgError, formatPackageName, type Digest, type PackageName } from "@dpkg/core";
 import type { ContentCache } from "./cache/content-cache.js";
 import { withEntry, type FetchContext, type LocatedGroup } from "./fetch/fetch-context.js";
 import { createLimiter, settleAll } from "./fetch/limiter.js";
 import { readGroup } from "./fetch/read-group.js";
 import { readLargeBlob } from "./fetch/read-large-blob.js";
-import { asDpkgError, backoff, isTransient } from "./fetch/transient.js";
 import type { RegistryClient } from "./registry-client.js";
+
+export { ensureManifest, manifestEntries } from "./fetch/ensure-manifest.js";
 
 export interface WantedBlob {
   digest: Digest;
@@ -60,9 +61,7 @@ export async function fetchBlobs(
   options: FetchOptions = {},
 ): Promise<{ fetchedBlobs: number; fetchedBytes: number }> {
   const name = formatPackageName(pkg);
-  const unique = new Map<Digest, WantedBlob>();
-  for (const w of wanted) if (!unique.has(w.digest)) unique.set(w.digest, w);
-  const missing = await missingBlobs(cache, [...unique.values()]);
+  const missing = await cache.missingBlobs(uniqueBlobs(wanted));
   if (missing.length === 0) return { fetchedBlobs: 0, fetchedBytes: 0 };
   if (client === null || (options.offline ?? isOfflineEnv())) {
     const bytes = missing.reduce((n, b) => n + b.size, 0);
@@ -73,7 +72,29 @@ export async function fetchBlobs(
       { package: name, missingBlobs: missing.length, missingBytes: bytes, example: example.path ?? example.digest },
     );
   }
+  return fetchMissingBlobs(client, cache, pkg, missing, options);
+}
 
+/** One WantedBlob per digest (the first, whose path names it in messages). */
+export function uniqueBlobs(wanted: Iterable<WantedBlob>): WantedBlob[] {
+  const unique = new Map<Digest, WantedBlob>();
+  for (const w of wanted) if (!unique.has(w.digest)) unique.set(w.digest, w);
+  return [...unique.values()];
+}
+
+/**
+ * The network half of fetchBlobs, for a caller that has just found `missing` (one per digest)
+ * absent from the cache (cache.missingBlobs) and checked that it may go online.
+ */
+export async function fetchMissingBlobs(
+  client: RegistryClient,
+  cache: ContentCache,
+  pkg: PackageName,
+  missing: readonly WantedBlob[],
+  options: FetchOptions = {},
+): Promise<{ fetchedBlobs: number; fetchedBytes: number }> {
+  const name = formatPackageName(pkg);
+  const unique = new Map<Digest, WantedBlob>(missing.map((b) => [b.digest, b]));
   const progress: FetchProgress = { bytes: 0, blobs: 0, totalBytes: missing.reduce((n, b) => n + b.size, 0), totalBlobs: missing.length };
   const result = { fetchedBlobs: 0, fetchedBytes: 0 };
   const report = (): void => options.onProgress?.({ ...progress });
@@ -90,7 +111,8 @@ export async function fetchBlobs(
     what,
     async put(blob, source) {
       try {
-        await cache.putBlob(blob.digest, blob.size, source, what(blob.digest));
+        // fresh: the blob was missing a moment ago; publishing still never replaces a good copy.
+        await cache.putBlob(blob.digest, blob.size, source, what(blob.digest), { fresh: true });
       } catch (err) {
         throw withEntry(err, pkg, blob.digest, pathOf(blob.digest));
       }
@@ -127,40 +149,7 @@ export async function fetchBlobs(
   return result;
 }
 
-/** The manifest of a revision, from the cache or fetched into it (verified); E_OFFLINE without a client. */
-export async function ensureManifest(client: RegistryClient | null, cache: ContentCache, pkg: PackageName, digest: Digest): Promise<ManifestReader> {
-  const cached = await cache.openManifest(digest);
-  if (cached !== null) return cached;
-  const name = formatPackageName(pkg);
-  if (client === null) {
-    throw new DpkgError("E_OFFLINE", `${name}: the manifest of revision ${digest} is not in the cache`, { package: name, digest });
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await cache.putManifest(digest, await client.manifest(pkg, digest));
-      break;
-    } catch (err) {
-      if (!isTransient(err) || attempt >= 4) throw asDpkgError(err, `${name}: reading the manifest of ${digest}`);
-      await backoff(attempt);
-    }
-  }
-  const reader = await cache.openManifest(digest);
-  if (reader === null) throw new DpkgError("E_IO", `${name}: the manifest of ${digest} vanished from the cache at ${cache.manifestPath(digest)}`);
-  return reader;
-}
-
-async function missingBlobs(cache: ContentCache, blobs: WantedBlob[]): Promise<WantedBlob[]> {
-  const present = new Array<boolean>(blobs.length);
-  // Stats in parallel batches: a warm install of 100,000 entries should not wait on them one by one.
-  for (let i = 0; i < blobs.length; i += 256) {
-    const batch = blobs.slice(i, i + 256);
-    const found = await Promise.all(batch.map((b) => cache.hasBlob(b.digest, b.size)));
-    found.forEach((f, j) => (present[i + j] = f));
-  }
-  return blobs.filter((_, i) => !present[i]);
-}
-
-function* windows(blobs: WantedBlob[]): Generator<WantedBlob[]> {
+function* windows(blobs: readonly WantedBlob[]): Generator<WantedBlob[]> {
   let current: WantedBlob[] = [];
   let bytes = 0;
   for (const b of blobs) {

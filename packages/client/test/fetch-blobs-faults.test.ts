@@ -148,6 +148,51 @@ describe("fetchBlobs: damaged stores, interrupted and resumed downloads", () => 
     expect(await readdir(cache.partialDir)).toEqual([]);
   });
 
+  it("downloads a blob again when ranges resumed from an earlier run do not hold its bytes", async () => {
+    const big = file("scans/crashed.raw", randomBytes(3 * MIB));
+    const pkg = await push([big]);
+    const digest = digestBytes(big.bytes);
+    // After a crash of the machine, ranges recorded done may read back as zeros.
+    await mkdir(cache.partialDir, { recursive: true });
+    await writeFile(join(cache.partialDir, digestHex(digest)), Buffer.alloc(big.bytes.length));
+    await writeFile(join(cache.partialDir, `${digestHex(digest)}.json`), JSON.stringify({ size: big.bytes.length, rangeBytes: RANGE, done: [0, 1] }));
+    const rec = recordingDispatcher();
+    opened.push(rec);
+    const progress: FetchProgress[] = [];
+    const result = await fetchBlobs(reader(rec.dispatcher), cache, pkg, wanted([big]), { ...tuning, onProgress: (p) => progress.push(p) });
+    expect(result.fetchedBlobs).toBe(1);
+    const ranges = rec.objectReads().map((r) => r.range![0] / RANGE).sort((a, b) => a - b);
+    expect(ranges).toEqual([0, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    expect(progress.at(-1)).toMatchObject({ bytes: big.bytes.length, blobs: 1 });
+    expect(digestBytes(await readFile(cache.blobPath(digest)))).toBe(digest);
+    expect(await readdir(cache.partialDir)).toEqual([]);
+  });
+
+  it("continues a range cut off in the middle from its first missing byte", async () => {
+    const big = file("scans/halfway.raw", randomBytes(3 * MIB));
+    const pkg = await push([big]);
+    const cutRange = `bytes=${2 * RANGE}-${3 * RANGE - 1}`;
+    const mock = new MockAgent();
+    mock.enableNetConnect();
+    opened.push(mock);
+    mock
+      .get(new URL(registry.url).origin)
+      .intercept({ path: (p) => p.startsWith("/v1/objects/"), method: "GET", headers: { range: cutRange } })
+      .reply(206, Buffer.from(big.bytes.subarray(2 * RANGE, 2 * RANGE + 1000)))
+      .times(1);
+    const ranges: string[] = [];
+    const recording = mock.compose((dispatch) => (opts, handler) => {
+      const range = (opts.headers as Record<string, string> | undefined)?.range;
+      if (range !== undefined) ranges.push(range);
+      return dispatch(opts, handler);
+    });
+    const result = await fetchBlobs(reader(recording), cache, pkg, wanted([big]), tuning);
+    expect(result).toEqual({ fetchedBlobs: 1, fetchedBytes: big.bytes.length });
+    expect(ranges.filter((r) => r.startsWith(`bytes=${2 * RANGE}`))).toEqual([cutRange]);
+    expect(ranges).toContain(`bytes=${2 * RANGE + 1000}-${3 * RANGE - 1}`);
+    expect(digestBytes(await readFile(cache.blobPath(digestBytes(big.bytes))))).toBe(digestBytes(big.bytes));
+  });
+
   it("keeps the ranges of a download that failed and fetches only the rest next time", async () => {
     const big = file("scans/cut.raw", randomBytes(3 * MIB));
     const pkg = await push([big]);

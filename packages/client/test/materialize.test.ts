@@ -161,6 +161,15 @@ describe("materialize: link modes", () => {
     expect(st.mode & 0o777).toBe(0o444);
   });
 
+  it("copy: read-only even when the cached file was made writable, and recorded as placed", async () => {
+    const a = await entry("a.bin", "writable source");
+    await chmod(cache.blobPath(a.digest), 0o644);
+    const result = await run([a], null, "copy");
+    const st = await lstat(join(dest, "a.bin"), { bigint: true });
+    expect(Number(st.mode) & 0o777).toBe(0o444);
+    expect(result.files.get("a.bin")).toMatchObject({ ino: st.ino.toString(), mtimeNs: st.mtimeNs.toString(), size: a.size });
+  });
+
   it("hardlink: the cache's own inode", async () => {
     const a = await entry("a.bin", "link me");
     await run([a], null, "hardlink");

@@ -1,8 +1,10 @@
-import { digestHex, digestStream, DpkgError, readManifest, verifyStream, type Digest, type ManifestReader } from "@dpkg/core";
+import { digestHex, digestStream, DpkgError, readManifest, verifyStream, type Digest, type ManifestEntry, type ManifestReader } from "@dpkg/core";
 import { createReadStream } from "node:fs";
-import { chmod, rm, stat, utimes } from "node:fs/promises";
-import { join } from "node:path";
-import { publishFile, writeTempFile } from "./atomic-file.js";
+import { chmod, readdir, rm, stat, utimes } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { publishFile, writeTempBytes, writeTempFile, writeTempWith } from "./atomic-file.js";
+import { DirMaker } from "./dir-maker.js";
+import { verifiedBytes } from "./verified-bytes.js";
 import { listCache, pruneCache, type CacheItem } from "./cache-listing.js";
 
 export { defaultCacheDir } from "./cache-dir.js";
@@ -13,6 +15,7 @@ export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** A use refreshes a file's mtime at most this often: prune works in days, and a touch is a syscall. */
 const TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+const STAT_BATCH = 256;
 
 /**
  * The per-user content-addressed store, shared by all workspaces and safe for several processes:
@@ -27,10 +30,13 @@ const TOUCH_INTERVAL_MS = 60 * 60 * 1000;
  * Nothing becomes visible under a digest before its bytes were hashed and found equal to it. A file
  * already present is trusted when its size is right: a full re-hash of every hit would make a warm
  * install as slow as a cold one. Deep checks (`dpkg verify`, reading through `verifyStream`) re-hash.
+ * Files are not fsynced: the size check also covers what a crash can leave (see atomic-file.ts).
  * `lastUsed` is the file's mtime, refreshed on use, so that prune drops the least recently used.
  */
 export class ContentCache {
   readonly root: string;
+  readonly #dirs = new DirMaker();
+  readonly #remakeTmp = (): Promise<void> => this.#dirs.remake(this.tmpDir);
 
   constructor(root: string) {
     this.root = root;
@@ -59,36 +65,66 @@ export class ContentCache {
   }
 
   /**
-   * Streams `source` through verifyStream into a temp file, fsyncs it and publishes it: atomic,
-   * idempotent, safe for several processes. Throws E_INTEGRITY / E_SIZE_MISMATCH and leaves nothing
-   * on a mismatch. When the blob is already cached, returns at once without reading `source`.
+   * Of `blobs`, those not cached with their size. A shard folder that does not exist answers for
+   * all its blobs at once, so a cold cache costs one readdir rather than a failed stat per blob.
+   */
+  async missingBlobs<T extends { digest: Digest; size: number }>(blobs: readonly T[]): Promise<T[]> {
+    const shards = await readdir(join(this.root, "blobs")).then(
+      (names) => new Set(names),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT" || err.code === "ENOTDIR") return new Set<string>();
+        throw new DpkgError("E_IO", `cannot read the cache at ${this.root}: ${err.message}`, { path: this.root }, { cause: err });
+      },
+    );
+    const missing: T[] = [];
+    const toCheck: T[] = [];
+    for (const b of blobs) (shards.has(digestHex(b.digest).slice(0, 2)) ? toCheck : missing).push(b);
+    // Stats in parallel batches: a warm install of 100,000 entries should not wait on them one by one.
+    for (let i = 0; i < toCheck.length; i += STAT_BATCH) {
+      const batch = toCheck.slice(i, i + STAT_BATCH);
+      const found = await Promise.all(batch.map((b) => this.hasBlob(b.digest, b.size)));
+      batch.forEach((b, j) => found[j] !== true && missing.push(b));
+    }
+    return missing;
+  }
+
+  /**
+   * Verifies `source` (streamed through verifyStream, or hashed in memory when it is an array of
+   * chunks) into a temp file and publishes it: atomic, idempotent, safe for several processes.
+   * Throws E_INTEGRITY / E_SIZE_MISMATCH and leaves nothing on a mismatch. When the blob is already
+   * cached, returns at once without reading `source`; `fresh` skips that look for a blob the caller
+   * has just found missing (publishing still never replaces a good copy that appeared meanwhile).
    * `what` names the bytes in error messages (e.g. the entry path); the digest by default.
    */
-  async putBlob(digest: Digest, size: number, source: ByteSource, what: string = digest): Promise<string> {
+  async putBlob(digest: Digest, size: number, source: ByteSource, what: string = digest, options: { fresh?: boolean } = {}): Promise<string> {
     const dest = this.blobPath(digest);
-    if (await this.present(dest, size)) return dest;
-    const temp = await writeTempFile(this.tmpDir, verifyStream(toAsync(source), { digest, size, what }));
-    await publishFile(temp, dest, size);
+    if (options.fresh !== true && (await this.present(dest, size))) return dest;
+    await this.#dirs.ensure(this.tmpDir);
+    const temp = Array.isArray(source)
+      ? await writeTempBytes(this.tmpDir, verifiedBytes(source as Uint8Array[], { digest, size, what }), this.#remakeTmp)
+      : await writeTempFile(this.tmpDir, verifyStream(toAsync(source), { digest, size, what }), this.#remakeTmp);
+    await this.#publish(temp, dest, size);
     return dest;
   }
 
   /**
-   * Publishes a file already on this filesystem (a finished resumable download) after hashing it
-   * whole. The file is moved, not copied; on a mismatch it is deleted and E_INTEGRITY is thrown.
+   * Publishes a file already on this filesystem (a finished resumable download) once it hashes to
+   * `digest`: hashed whole here, unless the caller hashed its bytes as it wrote them (`actual`). The
+   * file is moved, not copied; on a mismatch it is deleted and E_INTEGRITY is thrown.
    */
-  async importFile(digest: Digest, size: number, file: string, what: string = digest): Promise<string> {
+  async importFile(digest: Digest, size: number, file: string, what: string = digest, actual?: { digest: Digest; size: number }): Promise<string> {
     const dest = this.blobPath(digest);
-    const actual = await digestStream(createReadStream(file));
-    if (actual.digest !== digest || actual.size !== size) {
+    const found = actual ?? (await digestStream(createReadStream(file, { highWaterMark: 1024 * 1024 })));
+    if (found.digest !== digest || found.size !== size) {
       await rm(file, { force: true });
       throw new DpkgError(
         "E_INTEGRITY",
-        `${what}: the downloaded bytes hash to ${actual.digest} (${actual.size} bytes), expected ${digest} (${size} bytes)`,
-        { expected: digest, actual: actual.digest, size: actual.size },
+        `${what}: the downloaded bytes hash to ${found.digest} (${found.size} bytes), expected ${digest} (${size} bytes)`,
+        { expected: digest, actual: found.digest, size: found.size },
       );
     }
     await chmod(file, 0o444);
-    await publishFile(file, dest, size);
+    await this.#publish(file, dest, size);
     return dest;
   }
 
@@ -96,18 +132,42 @@ export class ContentCache {
     return this.present(this.manifestPath(digest));
   }
 
-  /** Verifies that the bytes hash to `digest` and decode as a canonical manifest before they become visible. */
-  async putManifest(digest: Digest, source: ByteSource): Promise<string> {
+  /**
+   * Verifies that the bytes hash to `digest` and decode as a canonical manifest before they become
+   * visible, in one pass: the bytes are decoded as they are written. `onEntry` sees each decoded
+   * entry on the way; they are to be trusted only once this resolves. With `onEntry`, a manifest
+   * that is cached already is read from `source` all the same (the caller wants its entries).
+   */
+  async putManifest(digest: Digest, source: ByteSource, onEntry?: (entry: ManifestEntry) => void): Promise<string> {
     const dest = this.manifestPath(digest);
-    if (await this.present(dest)) return dest;
-    const temp = await writeTempFile(this.tmpDir, verifyStream(toAsync(source), { digest, what: `manifest ${digest}` }));
-    try {
-      const reader = await readManifest(createReadStream(temp));
-      for await (const _ of reader.entries) {
-        // decoding every line is the check
+    if (onEntry === undefined && (await this.present(dest))) return dest;
+    await this.#dirs.ensure(this.tmpDir);
+    const verified = verifyStream(toAsync(source), { digest, what: `manifest ${digest}` });
+    let size = 0;
+    const temp = await writeTempWith(this.tmpDir, this.#remakeTmp, async (write) => {
+      try {
+        const reader = await readManifest(
+          (async function* () {
+            for await (const chunk of verified) {
+              await write(chunk);
+              size += chunk.byteLength;
+              yield chunk;
+            }
+          })(),
+        );
+        // Decoding every line to the end is the check (and drains `verified`, which checks the digest).
+        for await (const entry of reader.entries) onEntry?.(entry);
+      } catch (err) {
+        // The digest speaks first: bytes damaged on the way are E_INTEGRITY, not a malformed
+        // manifest. Reading the rest (as the whole body was read before decoding, before) tells.
+        for await (const _ of verified) {
+          // only the digest check matters now
+        }
+        throw err;
       }
-      const size = (await stat(temp)).size;
-      await publishFile(temp, dest, size);
+    });
+    try {
+      await this.#publish(temp, dest, size);
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
@@ -133,6 +193,12 @@ export class ContentCache {
    */
   prune(options: { olderThan?: Date; keep?: Set<Digest> } = {}): Promise<{ removed: number; bytes: number }> {
     return pruneCache(this.root, options);
+  }
+
+  async #publish(temp: string, dest: string, size: number): Promise<void> {
+    const dir = dirname(dest);
+    await this.#dirs.ensure(dir);
+    await publishFile(temp, dest, size, () => this.#dirs.remake(dir));
   }
 
   /** Whether `path` is a file (of `size` bytes, when given); refreshes its mtime when stale. */

@@ -2,8 +2,11 @@ import { digestHex, DpkgError, type Digest } from "@dpkg/core";
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { tempName, writeAll } from "./atomic-file.js";
+import { tempName, writevAll } from "./atomic-file.js";
 import type { ContentCache } from "./content-cache.js";
+import { RangeHasher, type Range } from "./range-hasher.js";
+
+export type { Range } from "./range-hasher.js";
 
 /**
  * A resumable download of one large blob, in fixed-size ranges written at their offsets:
@@ -14,17 +17,13 @@ import type { ContentCache } from "./content-cache.js";
  * <root>/partial/<hex>.lock    the pid of the process writing it
  * ```
  *
- * A range is recorded done only after its bytes are fsynced, so after a kill the sidecar may
- * under-count (that range is fetched again) but never over-count. The bytes are trusted only once
- * the whole file hashes to the digest (ContentCache.importFile). A second process that finds the
- * lock held by a live pid downloads into a private file instead, without resume: two writers on
- * one file could publish bytes the other is still changing.
+ * A range is recorded done once its bytes are written, without fsync: after a kill the page cache
+ * still holds them, and after a crash of the machine a range recorded done may read back as zeros,
+ * which the digest check catches (readLargeBlob then downloads the blob again, once). The file is
+ * hashed as it is written (RangeHasher), and trusted only once the whole of it hashes to the digest.
+ * A second process that finds the lock held by a live pid downloads into a private file instead,
+ * without resume: two writers on one file could publish bytes the other is still changing.
  */
-export interface Range {
-  index: number;
-  start: number;
-  end: number;
-}
 
 export interface PartialBlob {
   readonly digest: Digest;
@@ -33,9 +32,14 @@ export interface PartialBlob {
   missing(): Range[];
   /** Bytes already downloaded (by this or an earlier, interrupted run). */
   doneBytes(): number;
-  /** Writes one range from `source`, cut to the range's length; throws E_NETWORK when it ends short. */
+  /** Where in the blob the bytes still missing from `range` start: a retried range continues there. */
+  resumeAt(range: Range): number;
+  /**
+   * Writes the rest of one range from `source`, which starts at `resumeAt(range)`, cut to the
+   * range's end; throws E_NETWORK when it ends short (what it wrote stays, for the retry).
+   */
   write(range: Range, source: AsyncIterable<Uint8Array>, onBytes?: (n: number) => void): Promise<void>;
-  /** Hashes the whole file and publishes it into the cache; on a mismatch deletes it (E_INTEGRITY). */
+  /** Checks the digest of what was written and publishes the file into the cache; on a mismatch deletes it (E_INTEGRITY). */
   finish(what: string): Promise<string>;
   /** Keeps what was downloaded for the next run (when resumable) and lets go of the file. */
   release(): Promise<void>;
@@ -46,6 +50,8 @@ interface Sidecar {
   rangeBytes: number;
   done: number[];
 }
+
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export async function openPartialBlob(cache: ContentCache, digest: Digest, size: number, rangeBytes: number): Promise<PartialBlob> {
   const dir = cache.partialDir;
@@ -71,6 +77,7 @@ export async function openPartialBlob(cache: ContentCache, digest: Digest, size:
     start: index * rangeBytes,
     end: Math.min(size, (index + 1) * rangeBytes),
   }));
+  const hasher = new RangeHasher(ranges, handle, done);
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
     // Sidecar writes are chained so that an older list never lands after a newer one.
@@ -85,6 +92,7 @@ export async function openPartialBlob(cache: ContentCache, digest: Digest, size:
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    hasher.stop();
     await saving.catch(() => undefined);
     await handle.close();
     if (shared) await rm(lock, { force: true });
@@ -95,21 +103,36 @@ export async function openPartialBlob(cache: ContentCache, digest: Digest, size:
     size,
     missing: () => ranges.filter((r) => !done.has(r.index)),
     doneBytes: () => ranges.reduce((n, r) => n + (done.has(r.index) ? r.end - r.start : 0), 0),
+    resumeAt: (range) => range.start + hasher.written(range.index),
     async write(range, source, onBytes) {
       const length = range.end - range.start;
-      let written = 0;
+      // Chunks are gathered and written with one writev per MiB: a 64 KiB write each made the
+      // thread pool round trips, not the disk, the cost of a large download.
+      let batch: Uint8Array[] = [];
+      let batched = 0;
+      const flush = async (): Promise<void> => {
+        const parts = batch;
+        const n = batched;
+        batch = [];
+        batched = 0;
+        await writevAll(handle, parts, range.start + hasher.written(range.index));
+        for (const part of parts) hasher.wrote(range.index, part);
+        onBytes?.(n);
+      };
       for await (const chunk of source) {
-        const part = chunk.byteLength > length - written ? chunk.subarray(0, length - written) : chunk;
-        await writeAll(handle, part, range.start + written);
-        written += part.byteLength;
-        onBytes?.(part.byteLength);
+        const room = length - hasher.written(range.index) - batched;
         // An object store may send more than the range asked for: the rest is not ours.
-        if (written === length) break;
+        batch.push(chunk.byteLength > room ? chunk.subarray(0, room) : chunk);
+        batched += Math.min(room, chunk.byteLength);
+        if (hasher.written(range.index) + batched === length) break;
+        if (batched >= WRITE_BATCH_BYTES) await flush();
       }
+      // A stream that failed throws above, and the batch is dropped: the retry fetches it again.
+      if (batched > 0) await flush();
+      const written = hasher.written(range.index);
       if (written < length) {
         throw new DpkgError("E_NETWORK", `the download of ${digest} ended after ${written} of ${length} bytes of range ${range.start}-${range.end - 1}`);
       }
-      await handle.datasync();
       done.add(range.index);
       await save();
     },
@@ -117,9 +140,10 @@ export async function openPartialBlob(cache: ContentCache, digest: Digest, size:
       // Publish before letting go of the lock: a process that took the lock earlier could open the
       // file for writing just as it becomes the cached blob.
       try {
+        const actual = await hasher.digest();
         await saving;
         await rm(sidecarPath, { force: true });
-        return await cache.importFile(digest, size, base, what);
+        return await cache.importFile(digest, size, base, what, actual);
       } finally {
         await close();
       }

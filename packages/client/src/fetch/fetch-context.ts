@@ -37,7 +37,7 @@ export interface FetchContext {
   put(blob: LocatedBlob, source: ByteSource): Promise<void>;
   /** Counts bytes received over the network (large blobs, per range) and finished blobs. */
   fetched(bytes: number, blobs: number): void;
-  /** Counts bytes an earlier, interrupted run already downloaded. */
+  /** Counts bytes an earlier, interrupted run already downloaded (negative: takes back such a count). */
   resumed(bytes: number): void;
   /** Fresh signed locations (E_NOT_FOUND when the registry holds no bytes for some). */
   locate(digests: Digest[]): Promise<LocatedGroup[]>;

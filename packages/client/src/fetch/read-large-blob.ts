@@ -6,15 +6,18 @@ import { asDpkgError, backoff, isTransient, isUrlRejected } from "./transient.js
 
 /**
  * Reads a large blob (alone in its group) as parallel ranges written at their offsets into a
- * partial file, so that an interrupted download resumes with the ranges still missing. The file
- * enters the cache only once it hashes whole to the digest; on a mismatch it is deleted, because
- * nothing says which range was wrong.
+ * partial file, so that an interrupted download resumes with the ranges still missing. The file is
+ * hashed as its ranges land and enters the cache only once it hashes whole to the digest; on a
+ * mismatch it is deleted, because nothing says which range was wrong. When bytes resumed from an
+ * earlier run were part of it (a crash can leave a range recorded but unwritten), the blob is
+ * downloaded once more from scratch before the mismatch is reported.
  */
-export async function readLargeBlob(ctx: FetchContext, group: LocatedGroup): Promise<void> {
+export async function readLargeBlob(ctx: FetchContext, group: LocatedGroup, afresh = false): Promise<void> {
   const blob = group.blobs[0]!;
   const what = ctx.what(blob.digest);
   const partial = await openPartialBlob(ctx.cache, blob.digest, blob.size, ctx.rangeBytes);
-  ctx.resumed(partial.doneBytes());
+  const resumedBytes = partial.doneBytes();
+  ctx.resumed(resumedBytes);
   // The blob's place in its object; replaced when the signed URL expires during a long download.
   let source = { url: group.url, start: group.start + blob.offset };
   let refreshing: Promise<void> | null = null;
@@ -39,8 +42,9 @@ export async function readLargeBlob(ctx: FetchContext, group: LocatedGroup): Pro
     for (let attempt = 1; ; attempt++) {
       const { url, start } = source;
       try {
-        const body = await ctx.client.readRange(url, start + range.start, start + range.end);
-        await partial.write(range, body);
+        // A retry continues where the last attempt's bytes stopped (they are written and hashed).
+        const from = partial.resumeAt(range);
+        await partial.write(range, from < range.end ? await ctx.client.readRange(url, start + from, start + range.end) : noBytes());
         ctx.fetched(range.end - range.start, 0);
         return;
       } catch (err) {
@@ -70,7 +74,16 @@ export async function readLargeBlob(ctx: FetchContext, group: LocatedGroup): Pro
   try {
     await partial.finish(what);
   } catch (err) {
+    if (err instanceof DpkgError && err.code === "E_INTEGRITY" && resumedBytes > 0 && !afresh) {
+      // finish deleted the file; the progress counted the whole blob once already.
+      ctx.resumed(-blob.size);
+      return readLargeBlob(ctx, group, true);
+    }
     throw withEntry(err, ctx.pkg, blob.digest, ctx.pathOf(blob.digest));
   }
   ctx.fetched(0, 1);
+}
+
+async function* noBytes(): AsyncGenerator<Uint8Array, void, undefined> {
+  // a range whose bytes are all written already
 }

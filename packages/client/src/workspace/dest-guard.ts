@@ -77,16 +77,15 @@ export class DirGuard {
 
   async #create(dir: string): Promise<void> {
     const abs = join(this.dest, ...dir.split("/"));
-    let status = await probe(abs);
-    if (status === "missing") {
-      try {
-        await mkdir(abs);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(`cannot create folder ${abs}`, err);
-        status = await probe(abs);
-      }
+    // mkdir first: it never follows a symlink in the last component, and its parent was ensured
+    // before, so EEXIST is the only case that needs a look at what is there.
+    try {
+      await mkdir(abs);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(`cannot create folder ${abs}`, err);
     }
+    const status = await probe(abs);
     if (status !== "dir") throw blockedError(abs, status);
   }
 }

@@ -2,7 +2,7 @@ import { DpkgError, parentDirs, parsePackageName, type Digest, type PackageName 
 import { rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContentCache } from "../cache/content-cache.js";
-import { ensureManifest, fetchBlobs, type FetchProgress, type WantedBlob } from "../fetch-blobs.js";
+import { ensureManifest, fetchMissingBlobs, isOfflineEnv, uniqueBlobs, type FetchProgress, type WantedBlob } from "../fetch-blobs.js";
 import { applyMaterialize, planMaterialize, type MaterializeEntry } from "../materialize.js";
 import type { RegistryClient } from "../registry-client.js";
 import { selectEntries } from "../select.js";
@@ -10,7 +10,6 @@ import { blockedError, destBlocked } from "./dest-guard.js";
 import { entriesToInstall } from "./install-selection.js";
 import { readInstallState, removeInstallState, writeInstallState, type InstallState } from "./install-state.js";
 import type { LockedPackage } from "./lockfile.js";
-import { forEachLimit } from "./pool.js";
 
 export interface InstallContext {
   client: RegistryClient | null;
@@ -42,7 +41,9 @@ export interface PackageReport {
  * Makes one package's destination hold exactly its pinned selection: select, plan (what can stay,
  * what must be written, what left), fetch only the blobs of files to write, apply, record the
  * state. The state is written even when applying fails half way, so the files already placed are
- * known as dpkg's on the next run.
+ * known as dpkg's on the next run. Nothing is placed before every blob is in the cache: placing files
+ * while others still download was tried, gained nothing measurable (both compete for the same CPU
+ * and thread pool), and would leave a half-installed folder behind a failed download.
  */
 export async function installPackage(ctx: InstallContext, name: string, pin: LockedPackage): Promise<PackageReport> {
   const pkg = parsePackageName(name);
@@ -76,7 +77,7 @@ export async function installPackage(ctx: InstallContext, name: string, pin: Loc
     concurrency: ctx.concurrency,
   });
   // A symlink is only as good as the cache file it points at, so symlinked installs need every blob.
-  const fetched = await fetchMissing(ctx, pkg, pin.link === "symlink" ? entries : plan.write);
+  const fetched = await fetchBlobsOf(ctx, pkg, await missingBlobs(ctx, pin.link === "symlink" ? entries : plan.write));
   const next: InstallState = { package: name, dest: pin.dest, digest: pin.digest, link: pin.link, complete: false, files: plan.files };
   if (pin.paths !== undefined) next.paths = pin.paths;
   if (pin.where !== undefined) next.where = pin.where;
@@ -103,22 +104,22 @@ export async function installPackage(ctx: InstallContext, name: string, pin: Loc
   };
 }
 
-/** Fetches the blobs of `entries` the cache lacks; offline, names what is missing. Returns bytes fetched. */
-async function fetchMissing(ctx: InstallContext, pkg: PackageName, entries: readonly MaterializeEntry[]): Promise<number> {
-  const byDigest = new Map<Digest, WantedBlob>();
-  for (const e of entries) if (!byDigest.has(e.digest)) byDigest.set(e.digest, { digest: e.digest, size: e.size, path: e.path });
-  const missing: WantedBlob[] = [];
-  await forEachLimit(byDigest.values(), ctx.concurrency, async (blob) => {
-    if (!(await ctx.cache.hasBlob(blob.digest, blob.size))) missing.push(blob);
-  });
-  if (missing.length === 0) return 0;
-  if (ctx.client === null) {
+/** The blobs of `entries` the cache lacks; offline, E_OFFLINE naming some of them. */
+async function missingBlobs(ctx: InstallContext, entries: readonly MaterializeEntry[]): Promise<WantedBlob[]> {
+  const missing = await ctx.cache.missingBlobs(uniqueBlobs(entries));
+  if (missing.length > 0 && (ctx.client === null || isOfflineEnv())) {
     const some = missing.slice(0, 3).map((b) => JSON.stringify(b.path)).join(", ");
     throw new DpkgError("E_OFFLINE", `${missing.length} file(s) to install are not in the cache (${some}${missing.length > 3 ? ", ..." : ""})`, {
       missing: missing.length,
     });
   }
-  const result = await fetchBlobs(ctx.client, ctx.cache, pkg, missing, {
+  return missing;
+}
+
+/** Fetches blobs missingBlobs found (online, then); returns the bytes fetched. */
+async function fetchBlobsOf(ctx: InstallContext, pkg: PackageName, missing: readonly WantedBlob[]): Promise<number> {
+  if (missing.length === 0 || ctx.client === null) return 0;
+  const result = await fetchMissingBlobs(ctx.client, ctx.cache, pkg, missing, {
     concurrency: ctx.concurrency,
     onProgress: (p) => ctx.onProgress?.({ ...p, phase: "fetch" }),
   });

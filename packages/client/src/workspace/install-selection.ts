@@ -1,6 +1,6 @@
 import { DpkgError, formatPackageName, type Digest, type PackageName } from "@dpkg/core";
 import type { ContentCache } from "../cache/content-cache.js";
-import { ensureManifest } from "../fetch-blobs.js";
+import { manifestEntries } from "../fetch-blobs.js";
 import type { MaterializeEntry } from "../materialize.js";
 import type { RegistryClient } from "../registry-client.js";
 import { hasSelection, selectEntries, type Selection } from "../select.js";
@@ -42,7 +42,7 @@ export async function entriesToInstall(source: SelectionSource): Promise<Materia
   if (hasSelection(selection)) {
     return collect(client.entries(pkg, digest, { where: selection.where, paths: selection.paths === undefined ? undefined : [...selection.paths] }));
   }
-  return collect((await ensureManifest(client, cache, pkg, digest)).entries);
+  return manifestEntries(client, cache, pkg, digest, minimal);
 }
 
 function sameSelection(state: InstallState, selection: Selection): boolean {
@@ -51,7 +51,11 @@ function sameSelection(state: InstallState, selection: Selection): boolean {
 
 async function collect(entries: AsyncIterable<MaterializeEntry>): Promise<MaterializeEntry[]> {
   const out: MaterializeEntry[] = [];
-  // Only what materializing needs: a million entries' metadata would be dead weight here.
-  for await (const e of entries) out.push({ path: e.path, digest: e.digest, size: e.size });
+  for await (const e of entries) out.push(minimal(e));
   return out;
+}
+
+/** Only what materializing needs: a million entries' metadata would be dead weight here. */
+function minimal(e: MaterializeEntry): MaterializeEntry {
+  return { path: e.path, digest: e.digest, size: e.size };
 }
