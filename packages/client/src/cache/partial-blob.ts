@@ -56,6 +56,9 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 export async function openPartialBlob(cache: ContentCache, digest: Digest, size: number, rangeBytes: number): Promise<PartialBlob> {
   const dir = cache.partialDir;
   await mkdir(dir, { recursive: true });
+  // Sidecar temp files go to the cache's tmp folder: one orphaned by a killed process is cleaned by
+  // prune there, and never lingers beside the downloads in partial/.
+  await mkdir(cache.tmpDir, { recursive: true });
   const hex = digestHex(digest);
   const lock = join(dir, `${hex}.lock`);
   const shared = await acquireLock(lock);
@@ -82,7 +85,7 @@ export async function openPartialBlob(cache: ContentCache, digest: Digest, size:
   const save = (): Promise<void> => {
     // Sidecar writes are chained so that an older list never lands after a newer one.
     saving = saving.then(async () => {
-      const temp = tempName(dir);
+      const temp = tempName(cache.tmpDir);
       await writeFile(temp, JSON.stringify({ size, rangeBytes, done: [...done].sort((a, b) => a - b) } satisfies Sidecar));
       await rename(temp, sidecarPath);
     });
