@@ -12,22 +12,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { compileQuery, parseQuery } from "@dpkg/core";
 import { openSqliteMetadataStore } from "@dpkg/registry-server";
+import { prng } from "./prng.mjs";
 import { report } from "./report.mjs";
 
 const PER_PLATE = 1_000;
 const CHANNELS = ["dna", "membrane", "structure", "brightfield"];
-
-/** mulberry32: the same entries on every machine and run. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Entry i: path plates/pPPPP/wWWWW.tif (1,000 per plate, in path order), a uniform size below 1e9,
@@ -35,7 +24,7 @@ function prng(seed) {
  * quarter of them, and a few more values of every type (a float, a boolean, a nested object).
  */
 function* entries(n) {
-  const random = prng(5);
+  const random = prng(5).next;
   const word = () => ((random() * 2 ** 32) >>> 0).toString(16).padStart(8, "0");
   for (let i = 0; i < n; i++) {
     yield {

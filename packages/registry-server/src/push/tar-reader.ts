@@ -61,7 +61,7 @@ export class TarReader {
         continue;
       }
       if (header.type === "gnu-long-link-path") {
-        await this.skip(header.size);
+        await this.discard(header.size);
         continue;
       }
       if (longName !== undefined) header.name = longName;
@@ -86,7 +86,7 @@ export class TarReader {
       filled += n;
       this.at += n;
     }
-    if (padding(size) > 0) await this.skip(padding(size));
+    if (padding(size) > 0) await this.discard(padding(size));
     return out;
   }
 
@@ -101,7 +101,7 @@ export class TarReader {
       left -= n;
       yield view;
     }
-    await this.skip(padding(size));
+    await this.discard(padding(size));
   }
 
   /**
@@ -143,7 +143,7 @@ export class TarReader {
     }
   }
 
-  private async skip(n: number): Promise<void> {
+  private async discard(n: number): Promise<void> {
     while (n > 0) {
       if (this.at >= this.chunk.byteLength && !(await this.fill())) throw truncated("inside a member");
       const k = Math.min(n, this.chunk.byteLength - this.at);
