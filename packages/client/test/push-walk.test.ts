@@ -4,7 +4,7 @@ import { statfsSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { onLocalDisk } from "../src/push/local-disk.js";
+import { onLocalDisk } from "../src/local-disk.js";
 import { walkFolder } from "../src/push/walk.js";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 

@@ -32,7 +32,7 @@ export interface HashAndSendOptions<T extends WalkedFile> {
   uploadConcurrency: number;
   /** Bytes of a batch's archive (default BATCH_BYTES). */
   batchBytes?: number;
-  /** Synchronous reads of small files (see local-disk.ts; default true). */
+  /** Synchronous reads of small files (see ../local-disk.ts; default true). */
   syncIo?: boolean;
   counts: PushCounts;
   /** Called whenever a count changes. */

@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import type { RegistryClient } from "../registry-client.js";
 import { applyEntryMeta } from "./entry-meta.js";
 import { hashAndSend } from "./hash-and-send.js";
-import { onLocalDisk } from "./local-disk.js";
+import { onLocalDisk } from "../local-disk.js";
 import { summarizeManifestKeeping } from "./manifest-summary.js";
 import { createPushProgress, type PushProgress } from "./push-progress.js";
 import { DEFAULT_UPLOAD_CONCURRENCY, uploadFromFiles, type UploadBlob } from "./upload.js";

@@ -17,7 +17,7 @@ export interface WalkOptions {
   exclude?: readonly string[];
   /** Told about every skipped symlink and special file. */
   warn?: (message: string) => void;
-  /** Synchronous system calls (see local-disk.ts): for a folder on a local disk. */
+  /** Synchronous system calls (see ../local-disk.ts): for a folder on a local disk. */
   syncIo?: boolean;
 }
 
