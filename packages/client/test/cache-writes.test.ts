@@ -1,5 +1,5 @@
 import { digestBytes, DpkgError, type ManifestEntry } from "@dpkg/core";
-import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ContentCache } from "../src/cache/content-cache.js";
@@ -41,12 +41,15 @@ describe("ContentCache writes", () => {
     expect((await stat(path)).mode & 0o777).toBe(0o444);
   });
 
-  it("a fresh put never replaces a good copy another writer published meanwhile, and replaces a damaged one", async () => {
+  it("a fresh put over a copy another writer published meanwhile swaps in the same bytes at once, and replaces a damaged one", async () => {
     const digest = digestBytes("same bytes");
     const path = await cache.putBlob(digest, 10, [bytes("same bytes")]);
-    const before = await stat(path);
+    // A reader that opened the earlier copy keeps reading it whole.
+    const reader = await open(path);
     await cache.putBlob(digest, 10, [bytes("same bytes")], digest, { fresh: true });
-    expect((await stat(path)).ino).toBe(before.ino);
+    expect(await readFile(path, "utf8")).toBe("same bytes");
+    expect((await reader.readFile()).toString()).toBe("same bytes");
+    await reader.close();
 
     await rm(path);
     await writeFile(path, "short");

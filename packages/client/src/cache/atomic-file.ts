@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { open, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -51,7 +51,7 @@ export async function writeTempWith(
 const openFd = promisify(fs.open);
 const writeFd = promisify(fs.write);
 const closeFd = promisify(fs.close);
-const linkFile = promisify(fs.link);
+const renameFile = promisify(fs.rename);
 const unlinkFile = promisify(fs.unlink);
 
 /** Writes bytes already verified in memory to a fresh read-only file in `tmpDir`. */
@@ -85,32 +85,50 @@ export function tempName(dir: string): string {
 }
 
 /**
- * Moves a finished file to `dest`, never overwriting a good copy: a hard link publishes exclusively
- * (EEXIST when another writer won the race, whose bytes are the same verified content). An existing
- * file whose size is not `size` is damaged and gets replaced. `temp` is gone afterwards either way.
- * `remakeDir` is called when the folder of `dest` has vanished (another process cleared the cache).
+ * Moves a finished file to `dest` with one rename: readers see no file or the whole one. A file
+ * already at `dest` is replaced, which is harmless: a good copy holds the same verified bytes (a
+ * reader that opened it keeps its own inode), and a damaged one should go. Publishing used to be
+ * link-then-unlink so as never to replace; that cost a system call and a directory update per blob,
+ * on the path where a cold install of many small files spends its time. `temp` is gone afterwards
+ * either way. `remakeDir` is called when the folder of `dest` has vanished (the cache was cleared).
  * The folder is not fsynced: a publish lost to a crash costs a re-download, never a wrong file.
  */
-export async function publishFile(temp: string, dest: string, size: number, remakeDir: () => Promise<void>): Promise<void> {
+export async function publishFile(temp: string, dest: string, remakeDir: () => Promise<void>): Promise<void> {
   try {
-    await retryInRemadeDir(() => linkFile(temp, dest), remakeDir);
-    await removeTemp(temp);
-    return;
+    await retryInRemadeDir(() => renameFile(temp, dest), remakeDir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") {
-      const existing = await stat(dest).catch(() => null);
-      if (existing?.isFile() === true && existing.size === size) {
-        await removeTemp(temp);
-        return;
-      }
-    } else if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK") {
-      await removeTemp(temp);
-      throw err;
-    }
+    await removeTemp(temp);
+    throw err;
   }
-  // A filesystem without hard links, or a damaged copy: rename replaces atomically.
-  await rename(temp, dest);
+}
+
+/**
+ * writeTempBytes and publishFile as one run of synchronous calls, for a cache on a local disk (see
+ * ../local-disk.ts): four system calls per blob, without a thread-pool round trip for each. Both
+ * folders must exist; when one has vanished (ENOENT) nothing is left behind and false is returned,
+ * for the caller to take the asynchronous path, which remakes folders.
+ */
+export function writeAndPublishSync(tmpDir: string, bytes: Uint8Array, dest: string): boolean {
+  const temp = tempName(tmpDir);
+  let fd: number;
+  try {
+    fd = fs.openSync(temp, "wx", 0o444);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  try {
+    for (let offset = 0; offset < bytes.byteLength; ) offset += fs.writeSync(fd, bytes, offset, bytes.byteLength - offset);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(temp, dest);
+    return true;
+  } catch (err) {
+    if (fd !== -1) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
 }
 
 /** Runs `create` (which makes an entry in a folder) again after `remakeDir` when the folder was missing. */

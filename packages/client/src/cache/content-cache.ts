@@ -2,7 +2,8 @@ import { digestHex, digestStream, DpkgError, readManifest, verifyStream, type Di
 import { createReadStream } from "node:fs";
 import { chmod, readdir, rm, stat, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { publishFile, writeTempBytes, writeTempFile, writeTempWith } from "./atomic-file.js";
+import { onLocalDisk } from "../local-disk.js";
+import { publishFile, writeAndPublishSync, writeTempBytes, writeTempFile, writeTempWith } from "./atomic-file.js";
 import { DirMaker } from "./dir-maker.js";
 import { verifiedBytes } from "./verified-bytes.js";
 import { listCache, pruneCache, type CacheItem } from "./cache-listing.js";
@@ -23,7 +24,7 @@ const STAT_BATCH = 256;
  * ```
  * <root>/blobs/<hex[0:2]>/<hex>     verified blob bytes, read-only
  * <root>/manifests/<hex>.jsonl      verified canonical manifests, read-only
- * <root>/tmp/                       files being written (published by link or rename)
+ * <root>/tmp/                       files being written (published by rename)
  * <root>/partial/<hex>[.json|.lock] resumable downloads of large blobs (see partial-blob.ts)
  * ```
  *
@@ -37,6 +38,7 @@ export class ContentCache {
   readonly root: string;
   readonly #dirs = new DirMaker();
   readonly #remakeTmp = (): Promise<void> => this.#dirs.remake(this.tmpDir);
+  #local: Promise<boolean> | undefined;
 
   constructor(root: string) {
     this.root = root;
@@ -93,17 +95,25 @@ export class ContentCache {
    * chunks) into a temp file and publishes it: atomic, idempotent, safe for several processes.
    * Throws E_INTEGRITY / E_SIZE_MISMATCH and leaves nothing on a mismatch. When the blob is already
    * cached, returns at once without reading `source`; `fresh` skips that look for a blob the caller
-   * has just found missing (publishing still never replaces a good copy that appeared meanwhile).
+   * has just found missing (a copy that appeared meanwhile is replaced by the same verified bytes).
    * `what` names the bytes in error messages (e.g. the entry path); the digest by default.
    */
   async putBlob(digest: Digest, size: number, source: ByteSource, what: string = digest, options: { fresh?: boolean } = {}): Promise<string> {
     const dest = this.blobPath(digest);
     if (options.fresh !== true && (await this.present(dest, size))) return dest;
     await this.#dirs.ensure(this.tmpDir);
-    const temp = Array.isArray(source)
-      ? await writeTempBytes(this.tmpDir, verifiedBytes(source as Uint8Array[], { digest, size, what }), this.#remakeTmp)
-      : await writeTempFile(this.tmpDir, verifyStream(toAsync(source), { digest, size, what }), this.#remakeTmp);
-    await this.#publish(temp, dest, size);
+    if (!Array.isArray(source)) {
+      await this.#publish(await writeTempFile(this.tmpDir, verifyStream(toAsync(source), { digest, size, what }), this.#remakeTmp), dest);
+      return dest;
+    }
+    const bytes = verifiedBytes(source as Uint8Array[], { digest, size, what });
+    // Bytes in memory on a local disk: written and published synchronously (see ../local-disk.ts).
+    this.#local ??= onLocalDisk(this.tmpDir);
+    if (await this.#local) {
+      await this.#dirs.ensure(dirname(dest));
+      if (writeAndPublishSync(this.tmpDir, bytes, dest)) return dest;
+    }
+    await this.#publish(await writeTempBytes(this.tmpDir, bytes, this.#remakeTmp), dest);
     return dest;
   }
 
@@ -124,7 +134,7 @@ export class ContentCache {
       );
     }
     await chmod(file, 0o444);
-    await this.#publish(file, dest, size);
+    await this.#publish(file, dest);
     return dest;
   }
 
@@ -143,14 +153,12 @@ export class ContentCache {
     if (onEntry === undefined && (await this.present(dest))) return dest;
     await this.#dirs.ensure(this.tmpDir);
     const verified = verifyStream(toAsync(source), { digest, what: `manifest ${digest}` });
-    let size = 0;
     const temp = await writeTempWith(this.tmpDir, this.#remakeTmp, async (write) => {
       try {
         const reader = await readManifest(
           (async function* () {
             for await (const chunk of verified) {
               await write(chunk);
-              size += chunk.byteLength;
               yield chunk;
             }
           })(),
@@ -166,12 +174,7 @@ export class ContentCache {
         throw err;
       }
     });
-    try {
-      await this.#publish(temp, dest, size);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await this.#publish(temp, dest);
     return dest;
   }
 
@@ -195,10 +198,10 @@ export class ContentCache {
     return pruneCache(this.root, options);
   }
 
-  async #publish(temp: string, dest: string, size: number): Promise<void> {
+  async #publish(temp: string, dest: string): Promise<void> {
     const dir = dirname(dest);
     await this.#dirs.ensure(dir);
-    await publishFile(temp, dest, size, () => this.#dirs.remake(dir));
+    await publishFile(temp, dest, () => this.#dirs.remake(dir));
   }
 
   /** Whether `path` is a file (of `size` bytes, when given); refreshes its mtime when stale. */
