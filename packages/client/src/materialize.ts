@@ -3,9 +3,9 @@ import { mkdir, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { blockedReason, DirGuard, entryTarget, ioError } from "./workspace/dest-guard.js";
 import { inspectRemoval, inspectTarget } from "./workspace/inspect-file.js";
-import { fileRecord, type InstalledFile } from "./workspace/install-state.js";
+import { fileRecord, pendingRecord, type InstalledFile } from "./workspace/install-state.js";
 import type { LinkMode } from "./workspace/package-fields.js";
-import { placeFile, removePlaced } from "./workspace/place-file.js";
+import { FilePlacer, removePlaced } from "./workspace/place-file.js";
 import { forEachLimit } from "./workspace/pool.js";
 
 /**
@@ -45,12 +45,20 @@ export interface PlanOptions {
   concurrency?: number;
 }
 
+/** An entry to write; `absent` when nothing was at its path, so it is created there directly. */
+export interface PlannedWrite extends MaterializeEntry {
+  absent: boolean;
+}
+
 export interface MaterializePlan {
   dest: string;
   link: LinkMode;
-  /** The files dpkg owns in `dest`; applying the plan keeps it up to date as files are written and removed. */
+  /**
+   * The files dpkg owns in `dest`, those about to be written included (as pending records, see
+   * install-state.ts); applying the plan keeps it up to date as files are written and removed.
+   */
   files: Map<string, InstalledFile>;
-  write: MaterializeEntry[];
+  write: PlannedWrite[];
   remove: string[];
   unchanged: number;
   /** dpkg's files that left the selection but were changed since: left in place and no longer tracked. */
@@ -76,7 +84,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
   const leaving = [...previous.keys()].filter((p) => !selected.has(p));
   const guard = new DirGuard(dest);
   const files = new Map<string, InstalledFile>();
-  const write: MaterializeEntry[] = [];
+  const write: PlannedWrite[] = [];
   const conflicts: { path: string; reason: string }[] = [];
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
 
@@ -84,7 +92,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
     const blocked = await guard.firstNonDir(entry.path);
     if (blocked !== null) {
       // A missing folder is made on write; one of dpkg's own files in the way is removed first.
-      if (blocked.status === "missing" || (previous.has(blocked.dir) && !selected.has(blocked.dir))) write.push(entry);
+      if (blocked.status === "missing" || (previous.has(blocked.dir) && !selected.has(blocked.dir))) write.push({ ...entry, absent: true });
       else conflicts.push({ path: join(dest, blocked.dir), reason: blockedReason(blocked.status) });
       return;
     }
@@ -97,10 +105,13 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
       blobPath: cache.blobPath(entry.digest),
     });
     if (verdict.kind === "keep") files.set(entry.path, verdict.record);
-    else if (verdict.kind === "write") write.push(entry);
+    else if (verdict.kind === "write") write.push({ ...entry, absent: verdict.absent });
     else conflicts.push({ path: entryTarget(dest, entry.path), reason: verdict.reason });
   });
   if (conflicts.length > 0) throw conflictError(conflicts);
+  // What is about to be written is dpkg's from now on: a run that stops half way leaves files that
+  // the next one rewrites or adopts, never ones it takes for the user's.
+  for (const entry of write) files.set(entry.path, pendingRecord(entry));
 
   const remove: string[] = [];
   const modified: string[] = [];
@@ -164,9 +175,10 @@ export async function applyMaterialize(
     });
   }
   const guard = new DirGuard(plan.dest);
+  const placer = new FilePlacer(plan.link);
   await forEachLimit(plan.write, limit, async (entry) => {
     await guard.ensureParents(entry.path);
-    const stats = await placeFile(options.cache.blobPath(entry.digest), entryTarget(plan.dest, entry.path), plan.link);
+    const stats = await placer.place(options.cache.blobPath(entry.digest), entryTarget(plan.dest, entry.path), entry.absent);
     plan.files.set(entry.path, fileRecord(stats, entry.digest, entry.size));
     progress.blobs += 1;
     progress.bytes += entry.size;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { ContentCache } from "../src/cache/content-cache.js";
-import { materialize, planMaterialize, type MaterializeEntry } from "../src/materialize.js";
+import { applyMaterialize, materialize, planMaterialize, type MaterializeEntry } from "../src/materialize.js";
 import type { InstalledFile } from "../src/workspace/install-state.js";
 import type { LinkMode } from "../src/workspace/package-fields.js";
 
@@ -148,6 +148,43 @@ describe("materialize: ownership", () => {
     expect((await readdir(dest)).sort()).toEqual(["edited.txt", "keep.txt", "mixed"]);
     expect(await readdir(join(dest, "mixed"))).toEqual(["user.txt"]);
     expect([...second.files.keys()]).toEqual(["keep.txt"]);
+  });
+});
+
+describe("materialize: files created in place", () => {
+  it("a file or link that appears at a free path between plan and apply is refused, never written through", async () => {
+    const entries = [await entry("a.txt", "package a"), await entry("b.txt", "package b")];
+    const plan = await planMaterialize({ dest, entries, link: "copy", cache });
+    expect(plan.write.map((w) => w.absent)).toEqual([true, true]);
+    await mkdir(dest, { recursive: true });
+    await writeFile(join(dest, "a.txt"), "someone else's");
+    const victim = join(outside, "victim.txt");
+    await symlink(victim, join(dest, "b.txt"));
+
+    const err = await expectCode(applyMaterialize(plan, { cache, concurrency: 2 }), "E_CONFLICT");
+    expect(err.message).toContain(join(dest, "a.txt"));
+    expect(await readFile(join(dest, "a.txt"), "utf8")).toBe("someone else's");
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it("the plan owns the files it is about to write, so a run stopped half way leaves none the next run calls the user's", async () => {
+    const entries = [await entry("x/a.txt", "package a"), await entry("x/b.txt", "package b")];
+    const plan = await planMaterialize({ dest, entries, link: "copy", cache });
+    // As a killed install would leave it: the state as written before applying, one file cut short.
+    const pending = new Map(plan.files);
+    expect([...pending.keys()]).toEqual(["x/a.txt", "x/b.txt"]);
+    await mkdir(join(dest, "x"), { recursive: true });
+    await writeFile(join(dest, "x", "a.txt"), "pack");
+
+    const result = await run(entries, pending);
+    expect(result.written).toBe(2);
+    expect(await readFile(join(dest, "x", "a.txt"), "utf8")).toBe("package a");
+    expect(await readFile(join(dest, "x", "b.txt"), "utf8")).toBe("package b");
+
+    // A pending file that was written whole is adopted without a rewrite.
+    const again = await run(entries, pending);
+    expect(again.written).toBe(0);
+    expect(again.unchanged).toBe(2);
   });
 });
 

@@ -6,8 +6,9 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
  * Keeps every write inside a destination folder. Entry paths come from a registry, which may be
  * hostile or broken: each is re-validated with core's rules, resolved under `dest` and checked to
  * stay there; and the folders on the way are lstat'ed one by one, so a symlink planted in the
- * destination (`dest/a -> /etc`) is never written through. Writes themselves go to a fresh temp
- * file renamed into place, and rename replaces a link rather than following it.
+ * destination (`dest/a -> /etc`) is never written through. Files themselves are created exclusively
+ * (never opening what is there, never following a link) or as a fresh temp file renamed into place,
+ * and rename replaces a link rather than following it (see place-file.ts).
  */
 export function entryTarget(dest: string, entryPath: string): string {
   validatePath(entryPath, `entry ${JSON.stringify(entryPath)}`);

@@ -8,7 +8,8 @@ import type { LinkMode } from "./package-fields.js";
 /** What to do with the path an entry wants. */
 export type Verdict =
   | { kind: "keep"; record: InstalledFile }
-  | { kind: "write" }
+  /** `absent`: nothing is at the path, so the file can be created there directly. */
+  | { kind: "write"; absent: boolean }
   | { kind: "conflict"; reason: string };
 
 export interface InspectTarget {
@@ -31,23 +32,24 @@ export interface InspectTarget {
  */
 export async function inspectTarget(t: InspectTarget): Promise<Verdict> {
   const st = await lstatOrNull(t.target);
-  if (st === null) return { kind: "write" };
+  if (st === null) return { kind: "write", absent: true };
+  const replace: Verdict = { kind: "write", absent: false };
   const owned = t.record !== undefined;
   if (t.record !== undefined && t.record.digest === t.entry.digest && t.recordedLink === t.link && isRecordedFile(t.record, st)) {
     return { kind: "keep", record: t.record };
   }
   const keep = (): Verdict => ({ kind: "keep", record: fileRecord(st, t.entry.digest, t.entry.size) });
   if (st.isSymbolicLink()) {
-    if ((await readlink(t.target)) === t.blobPath) return t.link === "symlink" ? keep() : { kind: "write" };
-    return owned ? { kind: "write" } : { kind: "conflict", reason: "is a symlink dpkg did not install" };
+    if ((await readlink(t.target)) === t.blobPath) return t.link === "symlink" ? keep() : replace;
+    return owned ? replace : { kind: "conflict", reason: "is a symlink dpkg did not install" };
   }
   if (st.isFile()) {
     if (t.link === "hardlink" && (await inodeOf(t.blobPath)) === st.ino) return keep();
     if (await hasContent(t.target, st, t.entry)) {
       // Same bytes in another form (a copy where a link is wanted) can be replaced without loss.
-      return t.link === "copy" || t.link === "reflink" ? keep() : { kind: "write" };
+      return t.link === "copy" || t.link === "reflink" ? keep() : replace;
     }
-    return owned ? { kind: "write" } : { kind: "conflict", reason: "has other content and dpkg did not install it" };
+    return owned ? replace : { kind: "conflict", reason: "has other content and dpkg did not install it" };
   }
   return { kind: "conflict", reason: st.isDirectory() ? "is a folder, where the package has a file" : "is a special file" };
 }

@@ -81,6 +81,9 @@ export async function installPackage(ctx: InstallContext, name: string, pin: Loc
   const next: InstallState = { package: name, dest: pin.dest, digest: pin.digest, link: pin.link, complete: false, files: plan.files };
   if (pin.paths !== undefined) next.paths = pin.paths;
   if (pin.where !== undefined) next.where = pin.where;
+  // Files are created in place, not renamed into it: the state names them (pending) before the first
+  // one exists, so a killed install leaves files the next run knows as dpkg's.
+  if (plan.write.length > 0) await writeInstallState(ctx.root, next);
   let result;
   try {
     result = await applyMaterialize(plan, {

@@ -47,6 +47,14 @@ export function fileRecord(stats: BigIntStats, digest: Digest, size: number): In
   return { digest, size, mtimeNs: stats.mtimeNs.toString(), ino: stats.ino.toString(), symlink: stats.isSymbolicLink() };
 }
 
+/**
+ * A file dpkg is about to write: owned, but matching no file on disk (no mtime, no inode), so the
+ * next run looks at what is there: the right bytes are adopted, anything else is rewritten.
+ */
+export function pendingRecord(entry: { digest: Digest; size: number }): InstalledFile {
+  return { digest: entry.digest, size: entry.size, mtimeNs: "", ino: "", symlink: false };
+}
+
 /** True when `stats` (an lstat) shows the very file dpkg recorded: same kind, size, mtime and inode. */
 export function isRecordedFile(record: InstalledFile, stats: BigIntStats): boolean {
   return (
