@@ -1,6 +1,7 @@
 import { createEntryOrderChecker, DpkgError, parentDirs, sortByPath, type Digest } from "@dpkg/core";
 import { mkdir, rmdir } from "node:fs/promises";
 import { join } from "node:path";
+import { onLocalDisk } from "./local-disk.js";
 import { blockedReason, DirGuard, entryTarget, ioError } from "./workspace/dest-guard.js";
 import { inspectRemoval, inspectTarget } from "./workspace/inspect-file.js";
 import { fileRecord, pendingRecord, type InstalledFile } from "./workspace/install-state.js";
@@ -87,6 +88,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
   const write: PlannedWrite[] = [];
   const conflicts: { path: string; reason: string }[] = [];
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const sync = await onLocalDisk(dest);
 
   await forEachLimit(entries, limit, async (entry) => {
     const blocked = await guard.firstNonDir(entry.path);
@@ -103,6 +105,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
       recordedLink: options.previous?.link ?? null,
       link,
       blobPath: cache.blobPath(entry.digest),
+      sync,
     });
     if (verdict.kind === "keep") files.set(entry.path, verdict.record);
     else if (verdict.kind === "write") write.push({ ...entry, absent: verdict.absent });

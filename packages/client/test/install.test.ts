@@ -128,6 +128,17 @@ describe("install NAME", () => {
     expect(again.packages[0]).toMatchObject({ written: 0, unchanged: 5, removed: 0, fetchedBytes: 0 });
     expect((await stat(join(ws, DEST, "images/a.png"), { bigint: true })).mtimeNs).toBe(before.mtimeNs);
     expect((await stat(join(ws, "dpkg.lock"))).mtimeMs).toBe(lockBefore.mtimeMs);
+    // Nor is the install state written again: same file, same inode.
+    const stateFile = join(ws, ".dpkg/state/lab/cells.jsonl");
+    const stateBefore = await stat(stateFile, { bigint: true });
+    await run();
+    const stateAfter = await stat(stateFile, { bigint: true });
+    expect([stateAfter.ino, stateAfter.mtimeNs]).toEqual([stateBefore.ino, stateBefore.mtimeNs]);
+    // A file put back by hand with the same bytes is adopted: that changes the state, which is written.
+    await rm(join(ws, DEST, "images/a.png"));
+    await writeFile(join(ws, DEST, "images/a.png"), "AAAA");
+    expect((await run()).packages[0]).toMatchObject({ written: 0, unchanged: 5 });
+    expect((await stat(stateFile, { bigint: true })).ino).not.toBe(stateBefore.ino);
   });
 
   it("a changed selection removes the files that left it and keeps the user's files", async () => {

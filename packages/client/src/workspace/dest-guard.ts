@@ -11,7 +11,10 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
  * and rename replaces a link rather than following it (see place-file.ts).
  */
 export function entryTarget(dest: string, entryPath: string): string {
-  validatePath(entryPath, `entry ${JSON.stringify(entryPath)}`);
+  validatePath(entryPath);
+  // A valid entry path has no '.', '..' or empty segment and no '\\': on POSIX, appending it to the
+  // absolute `dest` cannot leave it, and path.resolve per file cost more than the lstat of a no-op.
+  if (sep === "/" && isAbsolute(dest)) return dest.endsWith("/") ? dest + entryPath : `${dest}/${entryPath}`;
   const target = resolve(dest, ...entryPath.split("/"));
   const rel = relative(dest, target);
   if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {

@@ -8,7 +8,7 @@ import type { RegistryClient } from "../registry-client.js";
 import { selectEntries } from "../select.js";
 import { blockedError, destBlocked } from "./dest-guard.js";
 import { entriesToInstall } from "./install-selection.js";
-import { readInstallState, removeInstallState, writeInstallState, type InstallState } from "./install-state.js";
+import { readInstallState, removeInstallState, sameInstallState, writeInstallState, type InstallState } from "./install-state.js";
 import type { LockedPackage } from "./lockfile.js";
 
 export interface InstallContext {
@@ -93,7 +93,8 @@ export async function installPackage(ctx: InstallContext, name: string, pin: Loc
     });
     next.complete = true;
   } finally {
-    await writeInstallState(ctx.root, next);
+    // A no-op re-install leaves the state as it found it: rewriting it is most of what such a run writes.
+    if (state === null || !sameInstallState(state, next)) await writeInstallState(ctx.root, next);
   }
   return {
     ...base,

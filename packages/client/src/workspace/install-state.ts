@@ -127,6 +127,17 @@ export async function writeInstallState(root: string, state: InstallState): Prom
   await writeFileAtomic(file, lines.join("\n") + "\n");
 }
 
+/** Whether two states record the same thing: then writing `next` over `current` would change nothing. */
+export function sameInstallState(current: InstallState, next: InstallState): boolean {
+  const header = (s: InstallState): string => JSON.stringify([s.package, s.dest, s.digest, s.paths ?? [], s.where ?? "", s.link, s.complete]);
+  if (header(current) !== header(next) || current.files.size !== next.files.size) return false;
+  for (const [path, f] of next.files) {
+    const c = current.files.get(path);
+    if (c === undefined || c.digest !== f.digest || c.size !== f.size || c.mtimeNs !== f.mtimeNs || c.ino !== f.ino || c.symlink !== f.symlink) return false;
+  }
+  return true;
+}
+
 export async function removeInstallState(root: string, pkg: string): Promise<void> {
   await rm(installStatePath(root, pkg), { force: true });
 }
