@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runNode } from "./processes.mjs";
+import { readCpuSeconds, runNode } from "./processes.mjs";
 import { startRegistry } from "./registry-process.mjs";
 import { startS3 } from "./s3-server.mjs";
 import { BENCH_DIR } from "./report.mjs";
@@ -76,14 +76,19 @@ export async function startEnvironment({ keep = false, cpuProf = false } = {}) {
     async measure(fn, { registry: involved = true } = {}) {
       s3.proxy.reset();
       registry.resetPeak();
+      const cpuBefore = [readCpuSeconds(registry.pid), readCpuSeconds(s3.pid)];
       const start = process.hrtime.bigint();
       const out = (await fn()) ?? {};
       const wall = Number(process.hrtime.bigint() - start) / 1e9;
+      const cpuAfter = [readCpuSeconds(registry.pid), readCpuSeconds(s3.pid)];
+      const spent = (i) => (cpuBefore[i] === undefined || cpuAfter[i] === undefined ? undefined : cpuAfter[i] - cpuBefore[i]);
       return {
         seconds: out.seconds ?? wall,
         s3: s3.proxy.snapshot(),
         clientRss: out.peakRss,
         serverRss: involved ? registry.peakRss() : undefined,
+        // Where the CPU went: the measured process (CLI or baseline), the registry, the S3 server.
+        cpu: { client: out.cpuSeconds, registry: involved ? spent(0) : undefined, s3: spent(1) },
         out,
       };
     },

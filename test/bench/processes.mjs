@@ -25,13 +25,15 @@ export function runNode(script, args, { nodeArgs = [], ...options } = {}) {
 }
 
 /**
- * Runs a program and resolves with seconds (wall), exit code, stdout, stderr and peak RSS in bytes.
+ * Runs a program and resolves with seconds (wall), exit code, stdout, stderr, peak RSS in bytes and
+ * CPU seconds (user + system; undefined without GNU time).
  * Throws on a non-zero exit unless `allowFail`; `timeoutMs` kills a stuck child.
  */
 export async function runProcess(program, argv, { cwd, env, timeoutMs = 600_000, allowFail = false } = {}) {
   if (hasGnuTime) timeDir ??= mkdtemp(join(tmpdir(), "dpkg-bench-time-"));
   const timeFile = hasGnuTime ? join(await timeDir, `rss-${++timeFiles}`) : undefined;
-  const [cmd, cmdArgs] = hasGnuTime ? [GNU_TIME, ["-f", "%M", "-o", timeFile, program, ...argv]] : [program, argv];
+  // Peak RSS in KiB, then user and system CPU seconds.
+  const [cmd, cmdArgs] = hasGnuTime ? [GNU_TIME, ["-f", "%M %U %S", "-o", timeFile, program, ...argv]] : [program, argv];
   const start = process.hrtime.bigint();
   const child = spawn(cmd, cmdArgs, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -43,13 +45,19 @@ export async function runProcess(program, argv, { cwd, env, timeoutMs = 600_000,
   const code = await new Promise((resolve) => child.once("close", (c, signal) => resolve(c ?? signal)));
   clearTimeout(timer);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const peakRss = hasGnuTime
-    ? Number((await readFile(timeFile, "utf8")).trim().split("\n").pop()) * 1024
-    : sampler.stop();
+  let peakRss;
+  let cpuSeconds;
+  if (hasGnuTime) {
+    const [rssKib, user, system] = (await readFile(timeFile, "utf8")).trim().split("\n").pop().split(" ").map(Number);
+    peakRss = rssKib * 1024;
+    cpuSeconds = user + system;
+  } else {
+    peakRss = sampler.stop();
+  }
   if (code !== 0 && !allowFail) {
     throw new Error(`${program} ${argv.join(" ")} exited with ${code}\n${stderr.slice(-4000)}`);
   }
-  return { seconds, code, stdout, stderr, peakRss };
+  return { seconds, code, stdout, stderr, peakRss, cpuSeconds };
 }
 
 function sampleHwm(pid) {

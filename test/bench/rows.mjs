@@ -13,10 +13,17 @@ export function row(name, m, bytes) {
     "S3 down MB": m.s3 ? m.s3.bytesDown / MB : "",
     "client RSS MB": m.clientRss ? m.clientRss / MB : "",
     "server RSS MB": m.serverRss ? m.serverRss / MB : "",
+    "CPU s client/registry/S3": cpuText(m.cpu),
     ratio: "",
     target: "",
     met: "",
   };
+}
+
+/** CPU seconds of the measured process, the registry and the S3 server ("-" where not measured). */
+function cpuText(cpu) {
+  if (cpu === undefined) return "";
+  return [cpu.client, cpu.registry, cpu.s3].map((s) => (s === undefined ? "-" : s.toFixed(2))).join("/");
 }
 
 /**
