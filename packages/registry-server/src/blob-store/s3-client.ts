@@ -3,6 +3,7 @@
  * multipart parts that upload a few at a time, and checking what a ranged GET served.
  */
 import { S3Client, S3ServiceException, UploadPartCommand, type CompletedPart } from "@aws-sdk/client-s3";
+import { isIPv4 } from "node:net";
 import { Readable } from "node:stream";
 import { DpkgError } from "@dpkg/core";
 import { rangeOutsideObject, type ByteRange } from "./blob-store.js";
@@ -42,7 +43,7 @@ export function createS3Client(options: S3ConnectionOptions): S3Client {
       if (unsignedPayloadWanted(args.request)) args.request.headers[PAYLOAD_HASH_HEADER] = "UNSIGNED-PAYLOAD";
       return next(args);
     },
-    { step: "build", name: "dpkgUnsignedPayloadOverTls" },
+    { step: "build", name: "dpkgUnsignedPayloadWhereIntact" },
   );
   return client;
 }
@@ -50,16 +51,26 @@ export function createS3Client(options: S3ConnectionOptions): S3Client {
 const PAYLOAD_HASH_HEADER = "x-amz-content-sha256";
 
 /**
- * Uploads over TLS are sent as UNSIGNED-PAYLOAD: the SDK would otherwise hash every part with SHA-256
- * to sign it (the dearest step of a large upload after our own BLAKE3 check), though TLS already keeps
- * the bytes intact on the way and every blob is verified against its BLAKE3 digest before it is stored
- * and again whenever it is read. Over plain HTTP the signed hash is the only check S3 makes of the bytes
- * it receives, so payloads stay signed there, as AWS's own SDKs do.
+ * Uploads over TLS, or to a server on this machine's loopback interface, are sent as UNSIGNED-PAYLOAD:
+ * the SDK would otherwise hash every part with SHA-256 to sign it (the dearest step of a large upload
+ * after our own BLAKE3 check), though TLS, or bytes that never leave the machine, arrive intact, and
+ * every blob is verified against its BLAKE3 digest before it is stored and again whenever it is read.
+ * Over plain HTTP across a network the signed hash is the only check S3 makes of the bytes it
+ * receives, so payloads stay signed there, as AWS's own SDKs do.
  */
 export function unsignedPayloadWanted(request: unknown): request is { headers: Record<string, string> } {
   if (typeof request !== "object" || request === null) return false;
-  const { protocol, method, headers } = request as { protocol?: unknown; method?: unknown; headers?: unknown };
-  return protocol === "https:" && method === "PUT" && typeof headers === "object" && headers !== null;
+  const { protocol, hostname, method, headers } = request as { protocol?: unknown; hostname?: unknown; method?: unknown; headers?: unknown };
+  if (method !== "PUT" || typeof headers !== "object" || headers === null) return false;
+  return protocol === "https:" || (protocol === "http:" && typeof hostname === "string" && isLoopback(hostname));
+}
+
+/** 127.0.0.0/8, ::1 and localhost: names and addresses that cannot leave this machine. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname;
+  if (host === "localhost" || host === "::1") return true;
+  if (isIPv4(host)) return host.startsWith("127.");
+  return false;
 }
 
 /** An endpoint safe to log: no user info, query or fragment. */

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { DpkgError } from "@dpkg/core";
 import { S3BlobStore, type S3BlobStoreOptions } from "../../src/blob-store/s3-blob-store.js";
 import { PartPool } from "../../src/blob-store/part-pool.js";
-import { createS3Client, readParts } from "../../src/blob-store/s3-client.js";
+import { createS3Client, readParts, unsignedPayloadWanted } from "../../src/blob-store/s3-client.js";
 import { blobStoreContract, chunked, expectBytes, readAll } from "../contract/blob-store-contract.js";
 import { createTestBucket, S3RVER_CREDENTIALS, S3RVER_REGION, s3rverClient } from "../helpers/s3rver.js";
 
@@ -74,21 +74,32 @@ describe("S3BlobStore", () => {
     raw.destroy();
   });
 
-  it("signs payload hashes over plain HTTP and sends uploads over TLS as UNSIGNED-PAYLOAD", async () => {
-    const plain = createS3Client(connection);
-    const seenPlain = recordRequests(plain);
-    await makeStore({ client: plain }).put("signed", Buffer.from("signed bytes"));
-    const put = seenPlain.find((r) => r.method === "PUT")!;
-    expect(put.headers["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+  it("sends uploads as UNSIGNED-PAYLOAD over TLS and on loopback, and signs payload hashes over plain HTTP elsewhere", async () => {
+    // s3rver listens on 127.0.0.1: the bytes never leave the machine, so nothing is hashed to sign them.
+    const loopback = createS3Client(connection);
+    const seenLoopback = recordRequests(loopback);
+    await makeStore({ client: loopback }).put("unsigned", Buffer.from("loopback bytes"));
+    expect(seenLoopback.filter((r) => r.method === "PUT").map((r) => r.headers["x-amz-content-sha256"])).toEqual(["UNSIGNED-PAYLOAD"]);
+    loopback.destroy();
 
-    // Nothing listens there: the request is recorded as signed, then refused.
+    // Nothing listens there: the request is recorded as unsigned, then refused.
     const tls = createS3Client({ ...connection, endpoint: `https://127.0.0.1:${await closedPort()}`, maxAttempts: 1 });
     const seenTls = recordRequests(tls);
     const sent = tls.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: Buffer.from("x"), ContentLength: 1 }));
     await expect(sent).rejects.toThrow();
     expect(seenTls.map((r) => [r.method, r.headers["x-amz-content-sha256"]])).toEqual([["PUT", "UNSIGNED-PAYLOAD"]]);
     tls.destroy();
-    plain.destroy();
+
+    // Plain HTTP to another host is not tried here (tests talk to 127.0.0.1 only): the rule itself.
+    const put = (protocol: string, hostname: string) => ({ protocol, hostname, method: "PUT", headers: {} });
+    expect(unsignedPayloadWanted(put("http:", "s3.example.org"))).toBe(false);
+    expect(unsignedPayloadWanted(put("http:", "10.0.0.5"))).toBe(false);
+    expect(unsignedPayloadWanted(put("http:", "127.0.0.1.example.org"))).toBe(false);
+    expect(unsignedPayloadWanted(put("http:", "127.9.0.1"))).toBe(true);
+    expect(unsignedPayloadWanted(put("http:", "[::1]"))).toBe(true);
+    expect(unsignedPayloadWanted(put("http:", "localhost"))).toBe(true);
+    expect(unsignedPayloadWanted(put("https:", "s3.example.org"))).toBe(true);
+    expect(unsignedPayloadWanted({ ...put("http:", "127.0.0.1"), method: "GET" })).toBe(false);
   });
 
   it("uploads once when puts of one key overlap in this process", async () => {
