@@ -132,7 +132,20 @@ function parser(io: Io, select: (run: Run) => void): Argv<GlobalArgs> {
     .example("$0 push ./images mypkg/images -m 'first import'", "push a folder")
     .example("$0 install mypkg/images --path 'train/**'", "install a slice");
   for (const register of COMMANDS) y = register(y, select);
+  if (!io.argv.includes("--help") && !io.argv.includes("-h")) skipHelpCaching(y);
   return y;
+}
+
+/**
+ * yargs lays out the whole help text after every command it runs (cacheHelpMessage), to show it should
+ * an async handler fail later. Our handlers only pick the command (the run comes after parsing) and
+ * failures print a one-line message with a hint, so that text is never shown; laying it out cost
+ * 20-40 ms of every run. The hook is yargs-internal: when it is not there, nothing changes.
+ */
+function skipHelpCaching(y: Argv<GlobalArgs>): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (y as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === "function") usage.cacheHelpMessage = () => undefined;
 }
 
 /** Commands that only group subcommands: a usage error names the subcommand word. */
