@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { open, rm, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 
 /**
@@ -104,9 +104,10 @@ export async function publishFile(temp: string, dest: string, remakeDir: () => P
 
 /**
  * writeTempBytes and publishFile as one run of synchronous calls, for a cache on a local disk (see
- * ../local-disk.ts): four system calls per blob, without a thread-pool round trip for each. Both
- * folders must exist; when one has vanished (ENOENT) nothing is left behind and false is returned,
- * for the caller to take the asynchronous path, which remakes folders.
+ * ../local-disk.ts): four system calls per blob, without a thread-pool round trip for each. The
+ * folder of `dest` is made when the rename finds it missing (once per shard, at no cost to the other
+ * blobs). When `tmpDir` is missing (ENOENT) nothing is left behind and false is returned, for the
+ * caller to take the asynchronous path, which remakes it.
  */
 export function writeAndPublishSync(tmpDir: string, bytes: Uint8Array, dest: string): boolean {
   const temp = tempName(tmpDir);
@@ -121,7 +122,13 @@ export function writeAndPublishSync(tmpDir: string, bytes: Uint8Array, dest: str
     for (let offset = 0; offset < bytes.byteLength; ) offset += fs.writeSync(fd, bytes, offset, bytes.byteLength - offset);
     fs.closeSync(fd);
     fd = -1;
-    fs.renameSync(temp, dest);
+    try {
+      fs.renameSync(temp, dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      fs.mkdirSync(dirname(dest), { recursive: true });
+      fs.renameSync(temp, dest);
+    }
     return true;
   } catch (err) {
     if (fd !== -1) fs.closeSync(fd);

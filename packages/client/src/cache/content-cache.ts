@@ -109,10 +109,7 @@ export class ContentCache {
     const bytes = verifiedBytes(source as Uint8Array[], { digest, size, what });
     // Bytes in memory on a local disk: written and published synchronously (see ../local-disk.ts).
     this.#local ??= onLocalDisk(this.tmpDir);
-    if (await this.#local) {
-      await this.#dirs.ensure(dirname(dest));
-      if (writeAndPublishSync(this.tmpDir, bytes, dest)) return dest;
-    }
+    if ((await this.#local) && writeAndPublishSync(this.tmpDir, bytes, dest)) return dest;
     await this.#publish(await writeTempBytes(this.tmpDir, bytes, this.#remakeTmp), dest);
     return dest;
   }
