@@ -1,5 +1,6 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { digestBytes } from "@dpkg/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistryServer, type TestRegistryServer } from "../../client/test/helpers/registry-server.js";
 import { dpkgUser, type DpkgUser } from "./helpers/run-dpkg.js";
@@ -221,5 +222,34 @@ describe("dpkg as a process: push → ls → install → verify → cat → diff
     const stale = await user.run(["cat", "lab/images@v1", "labels.csv"], { env: { DPKG_OFFLINE: "1" } });
     expect(stale.code).toBe(1);
     expect(stale.stderr).toMatch(/^dpkg: E_OFFLINE: /);
+  });
+
+  it("cache verify re-hashes the cache and removes a damaged blob, which the next install fetches again", async () => {
+    const intact = await user.run(["cache", "verify"]);
+    expect(intact.code, intact.stderr).toBe(0);
+    expect(intact.stdout).toMatch(/all intact/);
+
+    // Damage the cached copy of an installed file in place, as a failing disk would: same size, other bytes.
+    const installed = join(user.workspace, "data", "lab", "images", "images", "c.png");
+    const digest = digestBytes(await readFile(installed));
+    const hex = digest.slice("blake3:".length);
+    const blob = join(user.home, "cache", "blobs", hex.slice(0, 2), hex);
+    const bytes = await readFile(blob);
+    await chmod(blob, 0o644);
+    await writeFile(blob, Buffer.from(bytes.map((b) => b ^ 1)));
+
+    const kept = await user.run(["cache", "verify", "--keep-damaged", "--json"]);
+    expect(kept.code).toBe(1);
+    expect(kept.json()).toMatchObject({ damaged: [{ kind: "blob", digest }], removed: 0 });
+    const found = await user.run(["cache", "verify"]);
+    expect(found.code).toBe(1);
+    expect(found.stderr).toMatch(/^dpkg: E_INTEGRITY: 1 cached file does not match its digest: removed/);
+    expect(found.stdout).toContain(`damaged  blob      ${digest}`);
+    expect((await user.run(["cache", "verify"])).code).toBe(0);
+
+    await rm(join(user.workspace, "data"), { recursive: true });
+    const again = await user.run(["install"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await user.run(["verify"])).code).toBe(0);
   });
 });

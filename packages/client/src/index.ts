@@ -1,6 +1,13 @@
 // The public surface of @dpkg/client: everything the dpkg command does, as library calls.
 export { RegistryClient, type RegistryClientOptions } from "./registry-client.js";
-export { ContentCache, defaultCacheDir, type CacheItem } from "./cache/content-cache.js";
+export {
+  ContentCache,
+  defaultCacheDir,
+  type CacheItem,
+  type CacheVerifyOptions,
+  type CacheVerifyReport,
+  type DamagedItem,
+} from "./cache/content-cache.js";
 export { fetchBlobs, ensureManifest, type WantedBlob, type FetchProgress } from "./fetch-blobs.js";
 export { configDir, saveCredentials, removeCredentials, loadToken } from "./credentials.js";
 export { push, type PushOptions, type PushProgress, type PushReport } from "./push/push.js";

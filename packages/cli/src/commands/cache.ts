@@ -1,4 +1,5 @@
-import { cacheListing, parseAge, pruneCacheForWorkspace } from "@dpkg/client";
+import { cacheListing, parseAge, pruneCacheForWorkspace, type CacheVerifyReport } from "@dpkg/client";
+import { DpkgError } from "@dpkg/core";
 import type { Argv } from "yargs";
 import type { GlobalArgs, RegisterCommand, Run } from "../command.js";
 import { formatBytes, formatTime, plural } from "../format.js";
@@ -6,8 +7,9 @@ import { formatBytes, formatTime, plural } from "../format.js";
 export const cacheCommand: RegisterCommand = (y, select) =>
   y.command("cache", "Inspect and clean the per-user content cache (DPKG_CACHE_DIR)", (b) =>
     subcommands(b, select)
-      .demandCommand(1, "give a cache command: ls, prune or path")
+      .demandCommand(1, "give a cache command: ls, verify, prune or path")
       .example("$0 cache path", "where the cache is")
+      .example("$0 cache verify", "re-hash everything cached; remove what is damaged")
       .example("$0 cache prune --older-than 30d", "remove what no install used for a month"),
   );
 
@@ -31,6 +33,55 @@ function subcommands(y: Argv<GlobalArgs>, select: (run: Run) => void): Argv<Glob
               const t = listing.totals();
               await out.line(
                 `${plural(t.blobs, "blob")} (${formatBytes(t.blobBytes)}), ${plural(t.manifests, "manifest")} (${formatBytes(t.manifestBytes)}) in ${listing.root}`,
+              );
+            },
+          };
+        }),
+    )
+    .command(
+      "verify",
+      "Re-hash every cached blob and manifest; remove damaged ones, which the next install fetches again (exit 1 if any)",
+      (b) =>
+        b
+          .option("keep-damaged", {
+            type: "boolean",
+            default: false,
+            describe: "report damaged files but leave them in the cache",
+          })
+          .example("$0 cache verify", "check the whole cache, drop what does not match its digest")
+          .example("$0 cache verify --keep-damaged --json", "only report, machine-readable"),
+      (args) =>
+        select(async (ctx) => {
+          const progress = ctx.progress("verify cache");
+          let report: CacheVerifyReport;
+          try {
+            report = await ctx.cache().verify({
+              keepDamaged: args.keepDamaged,
+              onProgress: (p) => progress.update({ files: p.files, bytes: p.bytes }),
+            });
+          } finally {
+            progress.done();
+          }
+          const bad = report.damaged.length;
+          const fate = report.removed === bad ? "removed; the next install fetches them again" : "left in place (--keep-damaged)";
+          return {
+            json: report,
+            failure:
+              bad === 0
+                ? undefined
+                : new DpkgError("E_INTEGRITY", `${plural(bad, "cached file")} ${bad === 1 ? "does" : "do"} not match ${bad === 1 ? "its digest" : "their digests"}: ${fate}`, {
+                    damaged: bad,
+                    removed: report.removed,
+                  }, {
+                    hint: "Run 'dpkg verify' in your workspaces: files installed from a damaged copy show as modified; delete those and run 'dpkg install'.",
+                  }),
+            async human(out) {
+              for (const d of report.damaged) {
+                const found = d.actual === null ? `unreadable: ${d.error ?? "?"}` : `hashes to ${d.actual}`;
+                await out.line(`${out.colors.red("damaged")}  ${d.kind.padEnd(8)}  ${d.digest}  ${out.colors.dim(found)}`);
+              }
+              await out.line(
+                `checked ${plural(report.blobs, "blob")} and ${plural(report.manifests, "manifest")} (${formatBytes(report.bytes)}) in ${report.root}: ${bad === 0 ? out.colors.green("all intact") : out.colors.red(`${bad} damaged`)}`,
               );
             },
           };

@@ -1,4 +1,4 @@
-import { DpkgError, type Digest } from "@dpkg/core";
+import { digestHex, DpkgError, type Digest } from "@dpkg/core";
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { lockHolderAlive } from "./partial-blob.js";
@@ -34,6 +34,12 @@ export async function* listCache(root: string): AsyncGenerator<CacheItem, void, 
   }
 }
 
+/** Where a listed item lives under the cache `root`. */
+export function cachePathOf(root: string, item: Pick<CacheItem, "kind" | "digest">): string {
+  const hex = digestHex(item.digest);
+  return item.kind === "blob" ? join(root, "blobs", hex.slice(0, 2), hex) : join(root, "manifests", `${hex}.jsonl`);
+}
+
 export async function pruneCache(
   root: string,
   options: { olderThan?: Date; keep?: Set<Digest> },
@@ -49,8 +55,7 @@ export async function pruneCache(
   };
   for await (const item of listCache(root)) {
     if (keep.has(item.digest) || item.lastUsed.getTime() >= cutoff) continue;
-    const hex = item.digest.slice("blake3:".length);
-    await drop(item.kind === "blob" ? join(root, "blobs", hex.slice(0, 2), hex) : join(root, "manifests", `${hex}.jsonl`), item.size);
+    await drop(cachePathOf(root, item), item.size);
   }
 
   // Leftovers: temp files of crashed writers and unfinished downloads no live process is working on.

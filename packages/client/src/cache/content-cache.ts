@@ -7,9 +7,11 @@ import { publishFile, writeAndPublishSync, writeTempBytes, writeTempFile, writeT
 import { DirMaker } from "./dir-maker.js";
 import { verifiedBytes } from "./verified-bytes.js";
 import { listCache, pruneCache, type CacheItem } from "./cache-listing.js";
+import { verifyCache, type CacheVerifyOptions, type CacheVerifyReport } from "./verify-cache.js";
 
 export { defaultCacheDir } from "./cache-dir.js";
 export type { CacheItem } from "./cache-listing.js";
+export type { CacheVerifyOptions, CacheVerifyReport, DamagedItem } from "./verify-cache.js";
 
 /** Bytes to store: a stream, or chunks already in memory. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -193,6 +195,11 @@ export class ContentCache {
    */
   prune(options: { olderThan?: Date; keep?: Set<Digest> } = {}): Promise<{ removed: number; bytes: number }> {
     return pruneCache(this.root, options);
+  }
+
+  /** Re-hashes every cached file; removes damaged ones unless asked not to (see verify-cache.ts). */
+  verify(options: CacheVerifyOptions = {}): Promise<CacheVerifyReport> {
+    return verifyCache(this.root, options);
   }
 
   async #publish(temp: string, dest: string): Promise<void> {
