@@ -8,7 +8,7 @@ import { promisify } from "node:util";
  * Cache files are written without fsync. A cache hit is trusted only when the file exists with the
  * right size, and a crash of the machine can at worst leave a published file short or empty (ext4
  * in its default data=ordered mode and XFS never show stale blocks under a new size), which that
- * size check turns into a re-download; deep checks (`dpkg verify`) re-hash. An fsync per blob made a
+ * size check turns into a re-download; deep checks (`dpkg cache verify`) re-hash. An fsync per blob made a
  * cold install of many small files several times slower, for a guarantee the size check gives.
  */
 

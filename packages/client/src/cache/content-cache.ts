@@ -32,7 +32,7 @@ const STAT_BATCH = 256;
  *
  * Nothing becomes visible under a digest before its bytes were hashed and found equal to it. A file
  * already present is trusted when its size is right: a full re-hash of every hit would make a warm
- * install as slow as a cold one. Deep checks (`dpkg verify`, reading through `verifyStream`) re-hash.
+ * install as slow as a cold one. Deep checks (`dpkg cache verify`, reading through `verifyStream`) re-hash.
  * Files are not fsynced: the size check also covers what a crash can leave (see atomic-file.ts).
  * `lastUsed` is the file's mtime, refreshed on use, so that prune drops the least recently used.
  */
