@@ -66,7 +66,7 @@ describe("dpkg errors, exit codes, --json, NO_COLOR and --help", () => {
     const cases: [string[], RegExp][] = [
       [["frobnicate"], /^dpkg: E_USAGE: unknown command "frobnicate"\nhint: Run 'dpkg --help'/],
       [["ls"], /^dpkg: E_USAGE: dpkg ls is missing arguments: it takes at least 1, got 0\nhint: Run 'dpkg ls --help'/],
-      [["cache"], /^dpkg: E_USAGE: give a cache command: ls, prune or path/],
+      [["cache"], /^dpkg: E_USAGE: give a cache command: ls, verify, prune or path/],
       [["ls", "lab/x", "--bogus"], /^dpkg: E_USAGE: Unknown argument: bogus\nhint: Run 'dpkg ls --help'/],
       [[], /^dpkg: E_USAGE: give a command/],
       [["install", "lab/x", "--link", "teleport"], /^dpkg: E_USAGE: Invalid values:/],
