@@ -8,7 +8,7 @@ import {
   type ManifestEntry,
   type PackageName,
 } from "@dpkg/core";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { Readable } from "node:stream";
 import { entryLines } from "./fetch/entry-lines.js";
 import { asDpkgError, backoff, isTransient } from "./fetch/transient.js";
@@ -57,8 +57,9 @@ export class RegistryClient {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly token: string | undefined;
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Promise<Dispatcher> | undefined;
   private readonly ownsDispatcher: boolean;
+  private readonly connections: number;
   private readonly attempts: number;
 
   constructor(options: RegistryClientOptions) {
@@ -77,11 +78,21 @@ export class RegistryClient {
     this.token = options.token;
     this.attempts = Math.max(1, options.attempts ?? 4);
     this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? new Agent({ connections: options.connections ?? 16, keepAliveTimeout: 10_000 });
+    this.dispatcher = options.dispatcher === undefined ? undefined : Promise.resolve(options.dispatcher);
+    this.connections = options.connections ?? 16;
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (this.ownsDispatcher && this.dispatcher !== undefined) await (await this.dispatcher).close();
+  }
+
+  /**
+   * The connection pool, made (and undici loaded) on the first request: commands that never reach the
+   * registry (a no-op install, verify, the cache commands) do not pay the ~35 ms of loading undici.
+   */
+  private pool(): Promise<Dispatcher> {
+    this.dispatcher ??= import("undici").then(({ Agent }) => new Agent({ connections: this.connections, keepAliveTimeout: 10_000 }));
+    return this.dispatcher;
   }
 
   // --- reads -------------------------------------------------------------------------------
@@ -358,7 +369,7 @@ export class RegistryClient {
       if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
       let res: Dispatcher.ResponseData;
       try {
-        res = await this.dispatcher.request({
+        res = await (await this.pool()).request({
           method: options.method,
           origin: options.origin,
           path: options.path,
