@@ -1,6 +1,6 @@
 import { digestBytes, digestHex } from "@dpkg/core";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeTempDir } from "../../packages/registry-server/test/helpers/temp-dir.js";
@@ -9,7 +9,7 @@ import { startFaultProxy } from "../helpers/fault-proxy.js";
 import { reportMeasured } from "../helpers/fault-report.js";
 import { pushFolder } from "../helpers/push-folder.js";
 import { startRegistry } from "../helpers/registry.js";
-import { damagedCacheBlobs, digestFile, writeTree } from "../helpers/tree.js";
+import { damagedCacheBlobs, digestFile, digestTree, randomTree, writeTree } from "../helpers/tree.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const MIB = 1024 * 1024;
@@ -83,5 +83,43 @@ describe("kill -9 of dpkg install in the middle of a large download", () => {
       secondRunObjectBytes: objectBytes,
       secondRunFetchedBytes: report.packages[0]!.fetchedBytes,
     });
+  });
+});
+
+describe("kill -9 of dpkg install while it places files", () => {
+  it("leaves files the next install knows as its own: it finishes without a conflict, and leaves no temp files", async () => {
+    await using registry = await startRegistry();
+    await using home = await makeTempDir("dpkg-kill-place");
+    const tree = randomTree({ small: 2000, smallBytes: 2000 });
+    await writeTree(join(home.path, "folder"), tree);
+    await pushFolder(registry.url, registry.token, join(home.path, "folder"), "lab/many");
+    const env = dpkgEnv({ home: home.path, registry: registry.url, token: registry.token });
+    const dest = join(home.path, "data", "lab", "many", "d");
+
+    // Every blob is cached first (by an install in another workspace, same cache); the kill then lands
+    // while files are being created, one at a time.
+    await mkdir(join(home.path, "other"));
+    const warm = await runDpkg(["install", "lab/many"], { cwd: join(home.path, "other"), env });
+    expect(warm.code, warm.stderr).toBe(0);
+    let placedAtKill = 0;
+    for (let attempt = 0; attempt < 5 && (placedAtKill === 0 || placedAtKill === tree.size); attempt++) {
+      const first = spawnDpkg(["install", "lab/many", "--concurrency", "1"], { cwd: home.path, env });
+      placedAtKill = await waitUntil("the first placed file", async () => {
+        const n = (await readdir(dest).catch(() => [])).length;
+        return n > 0 ? n : undefined;
+      }, { intervalMs: 1 });
+      await first.kill();
+    }
+    expect(placedAtKill, "the kill landed while files were being placed").toBeLessThan(tree.size);
+
+    const second = await runDpkg(["install", "lab/many", "--json"], { cwd: home.path, env });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    const installed = await digestTree(dest);
+    expect(installed.size).toBe(tree.size);
+    for (const [path, bytes] of tree) expect(installed.get(path.slice("d/".length)), path).toBe(digestBytes(bytes));
+    expect((await readdir(dest)).filter((name) => name.startsWith("."))).toEqual([]);
+    const verify = await runDpkg(["verify"], { cwd: home.path, env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    reportMeasured("kill -9 of dpkg install while placing files", { files: tree.size, placedAtKill });
   });
 });
