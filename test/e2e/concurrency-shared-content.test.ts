@@ -90,4 +90,20 @@ describe("overlapping content pushed and installed by several processes at once"
     expect(manifests).toHaveLength(INSTALLERS);
     expect([...cached.keys()].filter((p) => p.startsWith("tmp/") || p.startsWith("partial/"))).toEqual([]);
   });
+
+  it("4 processes install into one workspace at once: they take turns on its lock, and the workspace ends whole", async () => {
+    const ws = join(dir.path, "one-ws");
+    await writeTree(ws, { "README.txt": "one workspace\n" });
+    const installs = await Promise.all(Array.from({ length: INSTALLERS }, () => dpkg(["install", packageOf(0), "--dest", "data", "--json"], { cwd: ws })));
+    for (const r of installs) expect(r.code, explain(r)).toBe(0);
+    // One wrote the files; the others waited for it, then found them in place.
+    const written = installs.map((r) => r.json<{ packages: { written: number }[] }>().packages[0]!.written).sort((a, b) => a - b);
+    expect(written).toEqual([0, 0, 0, Object.keys(trees[0]!).length]);
+    const installed = await readTree(join(ws, "data"));
+    expect([...installed.keys()].sort()).toEqual(Object.keys(trees[0]!).sort());
+    const verify = await dpkg(["verify"], { cwd: ws });
+    expect(verify.code, explain(verify)).toBe(0);
+    const again = await dpkg(["install", "--json"], { cwd: ws });
+    expect(again.json<{ packages: { written: number; unchanged: number }[] }>().packages[0]).toMatchObject({ written: 0 });
+  });
 });

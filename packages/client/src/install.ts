@@ -21,6 +21,7 @@ import {
 import { fieldsOf, reconcile } from "./workspace/reconcile.js";
 import { resolveRef } from "./workspace/resolve-pin.js";
 import { readWanted, writeWanted, type Wanted } from "./workspace/wanted.js";
+import { withWorkspaceLock } from "./workspace/workspace-lock.js";
 
 export type { PackageReport } from "./workspace/install-package.js";
 
@@ -40,6 +41,8 @@ export interface InstallOptions {
   frozen?: boolean;
   concurrency?: number;
   onProgress?: (p: FetchProgress & { phase: "fetch" | "materialize" }) => void;
+  /** Called once when another dpkg holds the workspace's lock and this one waits for it. */
+  onWait?: (lockPath: string) => void;
 }
 
 export interface InstallReport {
@@ -57,6 +60,10 @@ const DEFAULT_CONCURRENCY = 16;
  */
 export async function install(options: InstallOptions): Promise<InstallReport> {
   const root = await findWorkspaceRoot(options.cwd);
+  return withWorkspaceLock(root, () => installIn(root, options), options.onWait);
+}
+
+async function installIn(root: string, options: InstallOptions): Promise<InstallReport> {
   const ctx: InstallContext = {
     client: options.client,
     cache: options.cache,

@@ -8,6 +8,7 @@ import { installPackage, type InstallContext, type PackageReport } from "./works
 import { emptyLockfile, readLockfile, writeLockfile, type LockedPackage } from "./workspace/lockfile.js";
 import { DEFAULT_LINK } from "./workspace/package-fields.js";
 import { readWanted, WANTED_FILE } from "./workspace/wanted.js";
+import { withWorkspaceLock } from "./workspace/workspace-lock.js";
 
 export interface UpdateOptions {
   client: RegistryClient;
@@ -17,6 +18,8 @@ export interface UpdateOptions {
   name?: string;
   concurrency?: number;
   onProgress?: (p: FetchProgress & { phase: "fetch" | "materialize" }) => void;
+  /** Called once when another dpkg holds the workspace's lock and this one waits for it. */
+  onWait?: (lockPath: string) => void;
 }
 
 export interface UpdateReport {
@@ -31,6 +34,10 @@ export interface UpdateReport {
  */
 export async function update(options: UpdateOptions): Promise<UpdateReport> {
   const root = await findWorkspaceRoot(options.cwd);
+  return withWorkspaceLock(root, () => updateIn(root, options), options.onWait);
+}
+
+async function updateIn(root: string, options: UpdateOptions): Promise<UpdateReport> {
   const wanted = await readWanted(root);
   if (wanted === null) {
     throw new DpkgError("E_NOT_FOUND", `there is no ${WANTED_FILE} in ${root} or above: nothing to update`, { root }, {

@@ -1,5 +1,5 @@
 import { digestBytes, isDpkgError, type PackageName } from "@dpkg/core";
-import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
@@ -139,6 +139,28 @@ describe("install NAME", () => {
     await writeFile(join(ws, DEST, "images/a.png"), "AAAA");
     expect((await run()).packages[0]).toMatchObject({ written: 0, unchanged: 5 });
     expect((await stat(stateFile, { bigint: true })).ino).not.toBe(stateBefore.ino);
+  });
+
+  it("two installs in one workspace run one after the other: the second waits for the lock, then finds nothing to do", async () => {
+    const { ws, run } = await setup();
+    const waits: string[] = [];
+    const [a, b] = await Promise.all([run({ spec: "lab/cells" }), run({ spec: "lab/cells", onWait: (lock) => waits.push(lock) })]);
+    // Which one got the lock first is up to the scheduler; one waited, and only one wrote files.
+    expect(waits).toEqual([join(ws, ".dpkg/install.lock")]);
+    expect([a.packages[0]!.written, b.packages[0]!.written].sort()).toEqual([0, 5]);
+    expect(await tree(join(ws, DEST))).toMatchObject({ "README.md": "# cells\n", "images/a.png": "AAAA" });
+    await expect(stat(join(ws, ".dpkg/install.lock"))).rejects.toThrow();
+  });
+
+  it("a lock left by a killed install is taken over once stale, without waiting", async () => {
+    const { ws, run } = await setup();
+    await mkdir(join(ws, ".dpkg/install.lock"), { recursive: true });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(ws, ".dpkg/install.lock"), old, old);
+    const waits: string[] = [];
+    const report = await run({ spec: "lab/cells", onWait: (lock) => waits.push(lock) });
+    expect(waits).toEqual([]);
+    expect(report.packages[0]!.written).toBe(5);
   });
 
   it("a changed selection removes the files that left it and keeps the user's files", async () => {

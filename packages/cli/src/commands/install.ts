@@ -58,6 +58,7 @@ export const installCommand: RegisterCommand = (y, select) =>
             frozen: args.frozen || undefined,
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(fetchSnapshot(p)),
+            onWait: (lock) => ctx.note(`waiting for another dpkg working in this workspace (${lock})`),
           });
         } finally {
           progress.done();

@@ -24,6 +24,7 @@ export const updateCommand: RegisterCommand = (y, select) =>
             name: args.name,
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(fetchSnapshot(p)),
+            onWait: (lock) => ctx.note(`waiting for another dpkg working in this workspace (${lock})`),
           });
         } finally {
           progress.done();
