@@ -144,7 +144,8 @@ describe("install NAME", () => {
   it("two installs in one workspace run one after the other: the second waits for the lock, then finds nothing to do", async () => {
     const { ws, run } = await setup();
     const waits: string[] = [];
-    const [a, b] = await Promise.all([run({ spec: "lab/cells" }), run({ spec: "lab/cells", onWait: (lock) => waits.push(lock) })]);
+    const onWait = (lock: string): number => waits.push(lock);
+    const [a, b] = await Promise.all([run({ spec: "lab/cells", onWait }), run({ spec: "lab/cells", onWait })]);
     // Which one got the lock first is up to the scheduler; one waited, and only one wrote files.
     expect(waits).toEqual([join(ws, ".dpkg/install.lock")]);
     expect([a.packages[0]!.written, b.packages[0]!.written].sort()).toEqual([0, 5]);

@@ -1,7 +1,6 @@
 import { DpkgError } from "@dpkg/core";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { lock } from "proper-lockfile";
 import { STATE_DIR } from "./package-fields.js";
 
 /** How long a lock whose holder stopped refreshing it (a killed process) blocks others. */
@@ -24,6 +23,8 @@ export async function withWorkspaceLock<T>(root: string, work: () => Promise<T>,
   await mkdir(join(root, STATE_DIR), { recursive: true }).catch((err: unknown) => {
     throw new DpkgError("E_IO", `cannot create ${join(root, STATE_DIR)}: ${(err as Error).message}`, { path: root }, { cause: err });
   });
+  // Loaded here, not at start-up: only install and update take the lock.
+  const { lock } = await import("proper-lockfile");
   let compromised: Error | undefined;
   const options = {
     lockfilePath,
