@@ -37,42 +37,59 @@ function compareKeys(a: string, b: string): number {
  * undefined, functions, lone surrogates, non-plain objects), naming where it was found.
  */
 export function canonicalJson(value: unknown, where = "$"): string {
+  return encode(value, where, []);
+}
+
+/**
+ * `trail` holds the keys and indexes leading from `where` to `value`: the place an error names is
+ * built from it only when there is an error. Building it for every key, as a string, cost more than
+ * the encoding itself for the few-key metas a push writes per entry.
+ */
+function encode(value: unknown, where: string, trail: (string | number)[]): string {
   switch (typeof value) {
     case "string":
-      if (!value.isWellFormed()) {
-        throw new DpkgError("E_BAD_JSON", `${where}: string contains a lone surrogate`, { where });
-      }
+      if (!value.isWellFormed()) throw badJson(where, trail, "string contains a lone surrogate");
       return JSON.stringify(value);
     case "number":
-      if (!Number.isFinite(value)) {
-        throw new DpkgError("E_BAD_JSON", `${where}: ${value} is not a finite number`, { where });
-      }
+      if (!Number.isFinite(value)) throw badJson(where, trail, `${value} is not a finite number`);
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
     case "object": {
       if (value === null) return "null";
       if (Array.isArray(value)) {
-        return "[" + value.map((v, i) => canonicalJson(v, `${where}[${i}]`)).join(",") + "]";
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          trail.push(i);
+          out += (i === 0 ? "" : ",") + encode(value[i], where, trail);
+          trail.pop();
+        }
+        return out + "]";
       }
       const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new DpkgError("E_BAD_JSON", `${where}: not a plain object`, { where });
-      }
+      if (proto !== Object.prototype && proto !== null) throw badJson(where, trail, "not a plain object");
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort(compareKeys);
-      const parts: string[] = [];
-      for (const k of keys) {
-        if (!k.isWellFormed()) {
-          throw new DpkgError("E_BAD_JSON", `${where}: key contains a lone surrogate`, { where });
-        }
-        parts.push(JSON.stringify(k) + ":" + canonicalJson(obj[k], `${where}.${k}`));
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort(compareKeys);
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (!k.isWellFormed()) throw badJson(where, trail, "key contains a lone surrogate");
+        trail.push(k);
+        out += (i === 0 ? "" : ",") + JSON.stringify(k) + ":" + encode(obj[k], where, trail);
+        trail.pop();
       }
-      return "{" + parts.join(",") + "}";
+      return out + "}";
     }
     default:
-      throw new DpkgError("E_BAD_JSON", `${where}: ${typeof value} is not JSON`, { where });
+      throw badJson(where, trail, `${typeof value} is not JSON`);
   }
+}
+
+function badJson(where: string, trail: readonly (string | number)[], problem: string): DpkgError {
+  let at = where;
+  for (const step of trail) at += typeof step === "number" ? `[${step}]` : `.${step}`;
+  return new DpkgError("E_BAD_JSON", `${at}: ${problem}`, { where: at });
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {
