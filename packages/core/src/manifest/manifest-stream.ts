@@ -31,37 +31,96 @@ export interface ManifestSummary {
  * sorted by path (see sortByPath): the encoder refuses, rather than silently sorting, because a
  * stream cannot be sorted in bounded memory.
  */
-export async function* encodeManifest(
+export function encodeManifest(
   header: { meta?: ManifestHeader["meta"] },
   entries: Iterable<ManifestEntry> | AsyncIterable<ManifestEntry>,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const encoder = new TextEncoder();
-  const order = createEntryOrderChecker();
-  let pending = encodeHeaderLine(header);
-  let n = 0;
-  for await (const entry of entries) {
-    n += 1;
-    const where = `manifest entry ${n}`;
-    order.check(entry.path, where);
-    pending += encodeEntryLine(entry, where);
-    if (pending.length >= CHUNK_BYTES) {
-      yield encoder.encode(pending);
-      pending = "";
-    }
-  }
-  if (pending.length > 0) yield encoder.encode(pending);
+  return createManifestEncoder(header, entries).chunks;
 }
 
-/** Encodes and hashes a manifest; returns its top hash and summary (and the bytes when asked). */
+export interface ManifestEncoder {
+  /** The manifest's bytes. Iterate once. */
+  chunks: AsyncGenerator<Uint8Array, void, undefined>;
+  /** Available once `chunks` has been read to the end; throws before. */
+  summary(): ManifestSummary;
+}
+
+/**
+ * encodeManifest that also computes the summary (top hash included) of what it writes. Reading the
+ * bytes back is not needed to know them canonical: every line is built canonical from a checked
+ * entry, the order is checked, and no line may exceed what readManifest accepts by default.
+ */
+export function createManifestEncoder(
+  header: { meta?: ManifestHeader["meta"] },
+  entries: Iterable<ManifestEntry> | AsyncIterable<ManifestEntry>,
+  options: { maxLineBytes?: number } = {},
+): ManifestEncoder {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const digester = createDigester();
+  let summary: ManifestSummary | undefined;
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    const encoder = new TextEncoder();
+    const order = createEntryOrderChecker();
+    let byteLength = 0;
+    let totalSize = 0;
+    let n = 0;
+    const emit = (text: string): Uint8Array => {
+      const bytes = encoder.encode(text);
+      digester.update(bytes);
+      byteLength += bytes.byteLength;
+      return bytes;
+    };
+    try {
+      let pending = checkedLength(encodeHeaderLine(header), 1, maxLineBytes);
+      for await (const entry of entries) {
+        n += 1;
+        const where = `manifest entry ${n}`;
+        order.check(entry.path, where);
+        pending += checkedLength(encodeEntryLine(entry, where), n + 1, maxLineBytes);
+        totalSize += entry.size;
+        if (pending.length >= CHUNK_BYTES) {
+          yield emit(pending);
+          pending = "";
+        }
+      }
+      if (pending.length > 0) yield emit(pending);
+    } catch (err) {
+      digester.dispose();
+      throw err;
+    }
+    summary = { digest: digester.digest(), entryCount: n, totalSize, byteLength };
+  }
+  return {
+    chunks: chunks(),
+    summary() {
+      if (summary === undefined) throw new Error("manifest summary read before its bytes were consumed");
+      return summary;
+    },
+  };
+}
+
+/** `line` (its `\n` included), unless it is longer than a reader accepts: refused as readManifest would. */
+function checkedLength(line: string, number: number, maxLineBytes: number): string {
+  // UTF-16 units are at most 3 bytes of UTF-8 each: only a long line needs counting.
+  if ((line.length - 1) * 3 > maxLineBytes && Buffer.byteLength(line) - 1 > maxLineBytes) {
+    throw new DpkgError("E_BAD_MANIFEST", `manifest line ${number}: longer than ${maxLineBytes} bytes`, {
+      where: `manifest line ${number}`,
+      maxLineBytes,
+    });
+  }
+  return line;
+}
+
+/** Encodes and hashes a manifest; returns its top hash and summary. */
 export async function summarizeManifest(
   header: { meta?: ManifestHeader["meta"] },
   entries: Iterable<ManifestEntry> | AsyncIterable<ManifestEntry>,
 ): Promise<ManifestSummary> {
-  const reader = await readManifest(encodeManifest(header, entries));
-  for await (const _ of reader.entries) {
+  const encoder = createManifestEncoder(header, entries);
+  for await (const _ of encoder.chunks) {
     // draining computes the summary
   }
-  return reader.summary();
+  return encoder.summary();
 }
 
 export interface ManifestReader {
