@@ -36,6 +36,20 @@ describe("readEntryMetaFile", () => {
     ]);
   });
 
+  it("splits lines on a lone CR too, across read chunks, and reads a last line without a break", async () => {
+    // A first line of 65,535 bytes puts its CRLF across the 64 KiB boundary of the file's read chunks.
+    const big = `{"path":"big","meta":{"p":"${"x".repeat(65535 - 30)}"}}`;
+    expect(big.length).toBe(65535);
+    await writeFile(file, `${big}\r\n{"path":"a","meta":{}}\r{"path":"b","meta":{}}\r\r\n{"path":"last","meta":{"n":1}}`);
+    const meta = await readEntryMetaFile(file);
+    expect([...meta.keys()]).toEqual(["big", "a", "b", "last"]);
+    expect(meta.get("last")).toEqual({ n: 1 });
+    expect((await failure(`${big}\r\n{"path":"b"}\n`)).message).toMatch(/:2: "meta" must be a JSON object/);
+    // Line numbers count every break: the CR before a CRLF ends an empty line 2.
+    const err = await failure('{"path":"a","meta":{}}\r\r\n{"path":"b"}');
+    expect(err.message).toMatch(/:3: "meta" must be a JSON object/);
+  });
+
   it("names the line of invalid JSON", async () => {
     const err = await failure('{"path":"a","meta":{}}\n\n{"path": "b", meta}\n');
     expect(err.code).toBe("E_BAD_JSON");

@@ -106,9 +106,11 @@ function readInto(file: SmallFile, slot: Buffer): Buffer {
     if (!fstatSync(fd).isFile()) throw folderChangedError(file, "it is no longer a regular file");
     let read = 0;
     while (read < slot.byteLength) {
-      const n = readSync(fd, slot, read, slot.byteLength - read, null);
-      if (n === 0) break;
+      const asked = slot.byteLength - read;
+      const n = readSync(fd, slot, read, asked, null);
       read += n;
+      // A regular file on a local disk reads short only at its end: no second call to be told so.
+      if (n < asked) break;
     }
     return checked(file, slot, read);
   } catch (err) {

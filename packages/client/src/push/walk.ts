@@ -1,4 +1,4 @@
-import { compilePathGlobs, DpkgError, sortByPath, toEntryPath } from "@dpkg/core";
+import { compilePathGlobs, DpkgError, pathProblem, sortByPath, toEntryPath } from "@dpkg/core";
 import { lstatSync, readdirSync, type Dirent, type Stats } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
@@ -26,14 +26,30 @@ const STAT_CONCURRENCY = 32;
 /** The calls made per folder and per file. */
 interface WalkIo {
   readdir: (dir: string) => Promise<Dirent[]>;
-  lstat: (path: string) => Promise<Stats>;
+  /** The sizes of `pending` regular files (undefined: no longer one), in their order. */
+  sizes: (pending: readonly { osPath: string }[]) => Promise<(number | undefined)[]>;
 }
 
-const ASYNC_IO: WalkIo = { readdir: (dir) => readdir(dir, { withFileTypes: true }), lstat: (path) => lstat(path) };
+const ASYNC_IO: WalkIo = {
+  readdir: (dir) => readdir(dir, { withFileTypes: true }),
+  async sizes(pending) {
+    const out = new Array<number | undefined>(pending.length);
+    await runLimited(pending, STAT_CONCURRENCY, async ({ osPath }, i) => {
+      out[i] = sizeOf(await statOrFail(lstat, osPath));
+    });
+    return out;
+  },
+};
+// A plain loop: for thousands of files, a promise per synchronous call cost as much as the call.
 const SYNC_IO: WalkIo = {
   readdir: async (dir) => readdirSync(dir, { withFileTypes: true }),
-  lstat: async (path) => lstatSync(path),
+  sizes: async (pending) => pending.map(({ osPath }) => sizeOf(statOrFailSync(osPath))),
 };
+
+/** Replaced by something else since readdir: the hash step notices too, but skip it honestly here. */
+function sizeOf(stats: Stats): number | undefined {
+  return stats.isFile() ? stats.size : undefined;
+}
 
 /**
  * Lists the regular files under `dir`, sorted by entry path. Symlinks: one that resolves to a regular
@@ -45,7 +61,9 @@ const SYNC_IO: WalkIo = {
 export async function walkFolder(dir: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
   const root = await folderRoot(dir);
   const io = options.syncIo === true ? SYNC_IO : ASYNC_IO;
-  const isExcluded = compilePathGlobs(options.exclude ?? []);
+  const exclude = options.exclude ?? [];
+  const matcher = compilePathGlobs(exclude);
+  const isExcluded = exclude.length === 0 ? () => false : (rel: string) => matcher(rel.normalize("NFC"));
   const warn = options.warn ?? (() => {});
   const pending: { osPath: string; path: string }[] = [];
   const links: { osPath: string; path: string }[] = [];
@@ -54,20 +72,20 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
   for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
     for (const dirent of await listFolder(io, folder.osDir)) {
       const rel = folder.prefix + dirent.name;
-      if (isExcluded(rel.normalize("NFC"))) continue;
+      if (isExcluded(rel)) continue;
       const osPath = join(folder.osDir, dirent.name);
       if (dirent.isDirectory()) folders.push({ osDir: osPath, prefix: rel + "/" });
-      else if (dirent.isFile()) pending.push({ osPath, path: toEntryPath(rel, { where: `file ${JSON.stringify(osPath)}` }) });
+      else if (dirent.isFile()) pending.push({ osPath, path: entryPathOf(rel, osPath) });
       else if (dirent.isSymbolicLink()) links.push({ osPath, path: rel });
       else warn(`skipping ${specialKind(dirent)} ${JSON.stringify(osPath)}: only regular files are pushed`);
     }
   }
 
   const files: WalkedFile[] = [];
-  await runLimited(pending, STAT_CONCURRENCY, async ({ osPath, path }) => {
-    const stats = await statOrFail(io.lstat, osPath);
-    // Replaced by something else since readdir: the hash step notices too, but skip it honestly here.
-    if (stats.isFile()) files.push({ path, source: osPath, size: stats.size });
+  const sizes = await io.sizes(pending);
+  pending.forEach(({ osPath, path }, i) => {
+    const size = sizes[i];
+    if (size !== undefined) files.push({ path, source: osPath, size });
   });
   await runLimited(links, STAT_CONCURRENCY, async ({ osPath, path }) => {
     const target = await followLink(root, osPath);
@@ -75,6 +93,12 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
     else files.push({ path: toEntryPath(path, { where: `symlink ${JSON.stringify(osPath)}` }), ...target });
   });
   return rejectDuplicates(sortByPath(files));
+}
+
+/** The entry path of a file found at `rel`; the error context is built only for a path that fails. */
+function entryPathOf(rel: string, osPath: string): string {
+  const path = rel.normalize("NFC");
+  return pathProblem(path) === null ? path : toEntryPath(rel, { where: `file ${JSON.stringify(osPath)}` });
 }
 
 async function folderRoot(dir: string): Promise<string> {
@@ -143,6 +167,14 @@ function specialKind(dirent: Dirent): string {
 async function statOrFail(fn: (path: string) => Promise<Stats>, osPath: string): Promise<Stats> {
   try {
     return await fn(osPath);
+  } catch (err) {
+    throw ioError(osPath, err, "cannot read");
+  }
+}
+
+function statOrFailSync(osPath: string): Stats {
+  try {
+    return lstatSync(osPath);
   } catch (err) {
     throw ioError(osPath, err, "cannot read");
   }
