@@ -120,7 +120,8 @@ export class TarReader {
 
   private fromSlab(size: number): Uint8Array {
     if (this.slabUsed + size > this.slab.byteLength) {
-      this.slab = new Uint8Array(SLAB_BYTES);
+      // Not zeroed: a member's view is handed out only once every byte of it was copied in.
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
       this.slabUsed = 0;
     }
     const out = this.slab.subarray(this.slabUsed, this.slabUsed + size);
