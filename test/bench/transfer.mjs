@@ -66,6 +66,11 @@ async function smallAndLarge(env, name, ds, goals) {
       ok: up >= goals.throughput,
     });
   rows.push(pushRow);
+  // The same folder again, unchanged: the push record (client push-record.ts) vouches for every file.
+  const again = await env.measure(() => env.cli(["push", ds.dir, pkg, "--entry-meta", ds.metaFile, "-m", "bench again"]));
+  const againRow = row(`${name}: push again, folder unchanged`, again, ds.bytes);
+  againRow.ratio = `${(again.seconds / push.seconds).toFixed(2)}× first push; ${again.out.json.filesReused} files not read`;
+  rows.push(againRow);
 
   const rawDown = await env.measure(
     async () => env.rawSdk("download", ds, `raw/${name}`, await env.folder(`${name}-raw-download`)),

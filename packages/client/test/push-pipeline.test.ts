@@ -44,6 +44,7 @@ describe("push: hashing and sending overlap", () => {
 
   const counts = (changed: () => void = () => undefined): PushCounts => ({
     hashed: { files: 0, bytes: 0 },
+    reused: { files: 0, bytes: 0 },
     toSend: { blobs: 0, bytes: 0 },
     sent: createSendCount(changed),
   });

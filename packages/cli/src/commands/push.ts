@@ -66,6 +66,7 @@ export const pushCommand: RegisterCommand = (y, select) =>
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(p),
             warn: (m) => ctx.warn(m),
+            cache: ctx.cache(),
           });
         } finally {
           progress.done();
@@ -78,7 +79,8 @@ async function describePush(out: Printer, r: PushReport): Promise<void> {
   // The first line is exactly the revision, for scripts: REV=$(dpkg push . ns/name | head -1)
   await out.line(r.ref);
   const what = `${plural(r.files, "file")}, ${formatBytes(r.bytes)}`;
-  const sent = `sent ${plural(r.blobsSent, "blob")} (${formatBytes(r.bytesSent)})`;
+  const reused = r.filesReused > 0 ? `; ${plural(r.filesReused, "unchanged file")} not read again` : "";
+  const sent = `sent ${plural(r.blobsSent, "blob")} (${formatBytes(r.bytesSent)})${reused}`;
   await out.line(r.unchanged ? `unchanged: ${what} as in the latest revision; ${sent}` : `pushed ${what}; ${sent}`);
   if (r.tags.length > 0) await out.line(`tags: ${r.tags.join(", ")}`);
 }

@@ -34,6 +34,8 @@ export interface HashAndSendOptions<T extends WalkedFile> {
   batchBytes?: number;
   /** Synchronous reads of small files (see ../local-disk.ts; default true). */
   syncIo?: boolean;
+  /** The digest a file is known to have without reading it (see push-record.ts), if any. */
+  known?: (file: T) => Digest | undefined;
   counts: PushCounts;
   /** Called whenever a count changes. */
   changed: () => void;
@@ -41,7 +43,10 @@ export interface HashAndSendOptions<T extends WalkedFile> {
 
 /** What the push has done so far. */
 export interface PushCounts {
+  /** Files whose digest is known, read or not. */
   hashed: { files: number; bytes: number };
+  /** Of those, the files not read: an earlier push of the folder read them as they are. */
+  reused: { files: number; bytes: number };
   /** Blobs the registry lacks, as found so far (final once hashing ends). */
   toSend: { blobs: number; bytes: number };
   sent: SendCount;
@@ -67,12 +72,15 @@ export function hashAndSend<T extends WalkedFile>(options: HashAndSendOptions<T>
     asked: new Set(),
     asking: new Set(),
   };
-  const small: number[] = [];
-  const large: number[] = [];
-  options.files.forEach((f, i) => (f.size < PACK_THRESHOLD ? small : large).push(i));
-  // Large files first: their long transfers start early, and small packs fill the gaps.
-  const lanes = [tasks.run(() => largeLane(run, large)), tasks.run(() => smallLane(run, small))];
-  const hashed = Promise.all(lanes).then(async () => {
+  const lanes = tasks.run(async () => {
+    const toRead = options.known === undefined ? options.files.map((_, i) => i) : await reuseKnown(run, options.known);
+    const small: number[] = [];
+    const large: number[] = [];
+    for (const i of toRead) (options.files[i]!.size < PACK_THRESHOLD ? small : large).push(i);
+    // Large files first: their long transfers start early, and small packs fill the gaps.
+    await Promise.all([tasks.run(() => largeLane(run, large)), tasks.run(() => smallLane(run, small))]);
+  });
+  const hashed = lanes.then(async () => {
     while (run.asking.size > 0) await Promise.allSettled(run.asking);
     tasks.check();
     return run.out;
@@ -100,6 +108,44 @@ async function lacking<T extends WalkedFile>(run: Run<T>, digests: Digest[]): Pr
   } finally {
     run.asking.delete(answer);
   }
+}
+
+/**
+ * Files whose digest is known are not read: the registry is asked about those digests at once, and
+ * only the files of blobs it lacks go on to be read (and hashed again) like any other. Returns the
+ * indexes of the files still to read, in order.
+ */
+async function reuseKnown<T extends WalkedFile>(run: Run<T>, known: (file: T) => Digest | undefined): Promise<number[]> {
+  const toRead: number[] = [];
+  const vouched = new Map<Digest, number[]>();
+  run.files.forEach((file, i) => {
+    const digest = known(file);
+    if (digest === undefined) toRead.push(i);
+    else {
+      const same = vouched.get(digest);
+      if (same === undefined) vouched.set(digest, [i]);
+      else same.push(i);
+    }
+  });
+  if (vouched.size === 0) return toRead;
+  const lacks = await lacking(run, [...vouched.keys()]);
+  for (const [digest, indexes] of vouched) {
+    if (lacks.has(digest)) {
+      toRead.push(...indexes);
+      continue;
+    }
+    run.asked.add(digest);
+    for (const i of indexes) {
+      const file = run.files[i]!;
+      run.out[i] = { ...file, digest };
+      run.counts.hashed.files += 1;
+      run.counts.hashed.bytes += file.size;
+      run.counts.reused.files += 1;
+      run.counts.reused.bytes += file.size;
+    }
+  }
+  run.changed();
+  return toRead.sort((a, b) => a - b);
 }
 
 async function largeLane<T extends WalkedFile>(run: Run<T>, indexes: readonly number[]): Promise<void> {

@@ -34,6 +34,7 @@ export function createPushProgress(
   let phase: "hash" | "upload" = "hash";
   const counts: PushCounts = {
     hashed: { files: 0, bytes: 0 },
+    reused: { files: 0, bytes: 0 },
     toSend: { blobs: 0, bytes: 0 },
     sent: createSendCount(() => report()),
   };

@@ -11,7 +11,9 @@ import {
   type ManifestSummary,
   type PackageName,
 } from "@dpkg/core";
+import { realpath } from "node:fs/promises";
 import { Readable } from "node:stream";
+import type { ContentCache } from "../cache/content-cache.js";
 import type { RegistryClient } from "../registry-client.js";
 import { applyEntryMeta } from "./entry-meta.js";
 import { hashAndSend } from "./hash-and-send.js";
@@ -19,7 +21,8 @@ import { onLocalDisk } from "../local-disk.js";
 import { summarizeManifestKeeping } from "./manifest-summary.js";
 import { createPushProgress, type PushProgress } from "./push-progress.js";
 import { DEFAULT_UPLOAD_CONCURRENCY, uploadFromFiles, type UploadBlob } from "./upload.js";
-import { walkFolder } from "./walk.js";
+import { PushRecord } from "./push-record.js";
+import { walkFolder, type WalkedFile } from "./walk.js";
 
 export { readEntryMetaFile } from "./entry-meta.js";
 export type { PushProgress } from "./push-progress.js";
@@ -43,6 +46,11 @@ export interface PushOptions {
   onProgress?: (p: PushProgress) => void;
   /** Skipped symlinks and special files, paths that differ only in case, an empty folder. */
   warn?: (message: string) => void;
+  /**
+   * The per-user cache: with it, a push records what it read, and the next push of the folder does
+   * not read again the files unchanged since (see push-record.ts).
+   */
+  cache?: ContentCache;
 }
 
 export interface PushReport {
@@ -56,6 +64,8 @@ export interface PushReport {
   /** File bytes actually sent (blobs the registry already held are not sent again). */
   bytesSent: number;
   blobsSent: number;
+  /** Files not read at all: unchanged since an earlier push of the folder read them, and stored. */
+  filesReused: number;
   tags: string[];
   caseCollisions: string[][];
 }
@@ -76,7 +86,10 @@ export async function push(options: PushOptions): Promise<PushReport> {
   encodeHeaderLine(header, "package meta");
 
   const syncIo = await onLocalDisk(options.dir);
+  // Taken before the walk: timestamps this close to it are not trusted by the next push (push-record.ts).
+  const walkedAt = Date.now();
   const walked = await walkFolder(options.dir, { exclude: options.exclude, warn, syncIo });
+  const record = options.cache === undefined ? undefined : await PushRecord.load(options.cache.root, await realpath(options.dir));
   if (walked.length === 0) warn(`${JSON.stringify(options.dir)} holds no files to push: the revision will be empty`);
   const caseCollisions = findCaseCollisions(walked.map((f) => f.path));
   for (const group of caseCollisions) {
@@ -87,13 +100,15 @@ export async function push(options: PushOptions): Promise<PushReport> {
   const uploadConcurrency = uploadConcurrencyOf(options.concurrency);
   const progress = createPushProgress({ files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) }, options.onProgress ?? (() => {}));
   const { counts } = progress;
-  const run = hashAndSend({ client, pkg, files, uploadConcurrency, syncIo, counts, changed: progress.report });
+  const known = record === undefined ? undefined : (file: WalkedFile): Digest | undefined => record.digestOf(file);
+  const run = hashAndSend({ client, pkg, files, uploadConcurrency, syncIo, known, counts, changed: progress.report });
+  let hashed: (WalkedFile & { digest: Digest; meta?: JsonObject })[];
   let entries: ManifestEntry[];
   let summary: ManifestSummary;
   let manifestBytes: Uint8Array[] | undefined;
   let distinct: Map<Digest, UploadBlob>;
   try {
-    const hashed = await run.hashed;
+    hashed = await run.hashed;
     progress.hashed();
     entries = hashed.map(({ path, size, digest, meta }) => (meta === undefined ? { path, size, digest } : { path, size, digest, meta }));
     distinct = new Map();
@@ -133,6 +148,8 @@ export async function push(options: PushOptions): Promise<PushReport> {
       await sendMissing();
     }
   }
+  // A record that cannot be written costs the next push a full read, nothing more.
+  await record?.save(hashed, walkedAt).catch(() => undefined);
   return {
     digest: summary.digest,
     ref: `${name}@${summary.digest}`,
@@ -141,6 +158,7 @@ export async function push(options: PushOptions): Promise<PushReport> {
     bytes: summary.totalSize,
     bytesSent: counts.sent.bytes,
     blobsSent: counts.sent.blobs,
+    filesReused: counts.reused.files,
     tags: committed.tags,
     caseCollisions,
   };

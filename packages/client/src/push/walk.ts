@@ -10,6 +10,15 @@ export interface WalkedFile {
   source: string;
   /** Size at walk time (progress totals); hashing records the size it actually read. */
   size: number;
+  /** Which version of the file the walk saw: see push-record.ts. */
+  stamp: FileStamp;
+}
+
+/** Inode, modification and change times at walk time: what tells a later push the file is unchanged. */
+export interface FileStamp {
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 export interface WalkOptions {
@@ -26,16 +35,16 @@ const STAT_CONCURRENCY = 32;
 /** The calls made per folder and per file. */
 interface WalkIo {
   readdir: (dir: string) => Promise<Dirent[]>;
-  /** The sizes of `pending` regular files (undefined: no longer one), in their order. */
-  sizes: (pending: readonly { osPath: string }[]) => Promise<(number | undefined)[]>;
+  /** The stats of `pending` regular files (undefined: no longer one), in their order. */
+  stats: (pending: readonly { osPath: string }[]) => Promise<(Stats | undefined)[]>;
 }
 
 const ASYNC_IO: WalkIo = {
   readdir: (dir) => readdir(dir, { withFileTypes: true }),
-  async sizes(pending) {
-    const out = new Array<number | undefined>(pending.length);
+  async stats(pending) {
+    const out = new Array<Stats | undefined>(pending.length);
     await runLimited(pending, STAT_CONCURRENCY, async ({ osPath }, i) => {
-      out[i] = sizeOf(await statOrFail(lstat, osPath));
+      out[i] = fileOnly(await statOrFail(lstat, osPath));
     });
     return out;
   },
@@ -43,12 +52,16 @@ const ASYNC_IO: WalkIo = {
 // A plain loop: for thousands of files, a promise per synchronous call cost as much as the call.
 const SYNC_IO: WalkIo = {
   readdir: async (dir) => readdirSync(dir, { withFileTypes: true }),
-  sizes: async (pending) => pending.map(({ osPath }) => sizeOf(statOrFailSync(osPath))),
+  stats: async (pending) => pending.map(({ osPath }) => fileOnly(statOrFailSync(osPath))),
 };
 
 /** Replaced by something else since readdir: the hash step notices too, but skip it honestly here. */
-function sizeOf(stats: Stats): number | undefined {
-  return stats.isFile() ? stats.size : undefined;
+function fileOnly(stats: Stats): Stats | undefined {
+  return stats.isFile() ? stats : undefined;
+}
+
+function stampOf(stats: Stats): FileStamp {
+  return { ino: stats.ino, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
 }
 
 /**
@@ -82,10 +95,10 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
   }
 
   const files: WalkedFile[] = [];
-  const sizes = await io.sizes(pending);
+  const stats = await io.stats(pending);
   pending.forEach(({ osPath, path }, i) => {
-    const size = sizes[i];
-    if (size !== undefined) files.push({ path, source: osPath, size });
+    const st = stats[i];
+    if (st !== undefined) files.push({ path, source: osPath, size: st.size, stamp: stampOf(st) });
   });
   await runLimited(links, STAT_CONCURRENCY, async ({ osPath, path }) => {
     const target = await followLink(root, osPath);
@@ -123,7 +136,7 @@ async function listFolder(io: WalkIo, osDir: string): Promise<Dirent[]> {
 }
 
 /** The regular file a link resolves to inside `root`, or why it is skipped. */
-async function followLink(root: string, osPath: string): Promise<{ source: string; size: number } | string> {
+async function followLink(root: string, osPath: string): Promise<{ source: string; size: number; stamp: FileStamp } | string> {
   let target: string;
   try {
     target = await realpath(osPath);
@@ -138,7 +151,7 @@ async function followLink(root: string, osPath: string): Promise<{ source: strin
   const stats = await statOrFail(stat, target);
   if (stats.isDirectory()) return "it points to a folder; folder links are not followed (they could loop or repeat a subtree)";
   if (!stats.isFile()) return "it points to a special file; only regular files are pushed";
-  return { source: target, size: stats.size };
+  return { source: target, size: stats.size, stamp: stampOf(stats) };
 }
 
 /** Two names that differ only in Unicode normalization (NFD on macOS, NFC elsewhere) become one path. */
