@@ -1,4 +1,4 @@
-import { compareUtf8, DpkgError, isDigest, isValidPath, type ManifestEntry } from "@dpkg/core";
+import { compareUtf8, DpkgError, isDigest, isValidPath, pathProblem, type ManifestEntry } from "@dpkg/core";
 
 /**
  * The entries of one page of the registry's entry list (JSON Lines), checked line by line: valid
@@ -45,6 +45,14 @@ function parseLine(line: string, previous: string | undefined): ManifestEntry {
     throw garbled("has a line that is not JSON", err);
   }
   const e = value as Partial<ManifestEntry> | null;
+  if (typeof e?.path === "string" && !isValidPath(e.path)) {
+    // A well-formed line naming a path no manifest may hold: the registry's answer, not a transfer
+    // error, so it is refused at once rather than asked for again.
+    const shown = JSON.stringify(e.path.length > 200 ? `${e.path.slice(0, 200)}...` : e.path);
+    throw new DpkgError("E_BAD_PATH", `the registry's entry list names the path ${shown}, which ${pathProblem(e.path) ?? "is invalid"}; refusing the whole list`, { path: e.path }, {
+      hint: "Nothing was written. The registry answered with an entry its manifests cannot hold: tell its operators.",
+    });
+  }
   if (
     typeof e?.path !== "string" ||
     !isValidPath(e.path) ||
