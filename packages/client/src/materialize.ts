@@ -7,7 +7,7 @@ import { inspectRemoval, inspectTarget } from "./workspace/inspect-file.js";
 import { fileRecord, pendingRecord, type InstalledFile } from "./workspace/install-state.js";
 import type { LinkMode } from "./workspace/package-fields.js";
 import { FilePlacer, removePlaced } from "./workspace/place-file.js";
-import { forEachLimit } from "./workspace/pool.js";
+import { runLimited } from "./run-limited.js";
 
 /**
  * Turns a selection of entries into files under `dest`, in two steps. planMaterialize looks
@@ -90,7 +90,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
   const sync = await onLocalDisk(dest);
 
-  await forEachLimit(entries, limit, async (entry) => {
+  await runLimited(entries, limit, async (entry) => {
     const blocked = await guard.firstNonDir(entry.path);
     if (blocked !== null) {
       // A missing folder is made on write; one of dpkg's own files in the way is removed first.
@@ -118,7 +118,7 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
 
   const remove: string[] = [];
   const modified: string[] = [];
-  await forEachLimit(leaving, limit, async (path) => {
+  await runLimited(leaving, limit, async (path) => {
     const record = previous.get(path)!;
     // A folder on the way that is no longer a real folder: never unlink through it, just forget the file.
     if ((await guard.firstNonDir(path)) !== null) return;
@@ -179,7 +179,7 @@ export async function applyMaterialize(
   }
   const guard = new DirGuard(plan.dest);
   const placer = new FilePlacer(plan.link);
-  await forEachLimit(plan.write, limit, async (entry) => {
+  await runLimited(plan.write, limit, async (entry) => {
     await guard.ensureParents(entry.path);
     const stats = await placer.place(options.cache.blobPath(entry.digest), entryTarget(plan.dest, entry.path), entry.absent);
     plan.files.set(entry.path, fileRecord(stats, entry.digest, entry.size));

@@ -4,7 +4,7 @@ import { lstat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import type { ContentCache } from "../cache/content-cache.js";
 import { ensureManifest } from "../fetch-blobs.js";
-import { runLimited } from "../push/run-limited.js";
+import { runLimited } from "../run-limited.js";
 import type { RegistryClient } from "../registry-client.js";
 import { selectEntries } from "../select.js";
 import { findWorkspaceRoot } from "../workspace/find-root.js";

@@ -11,7 +11,7 @@ import type { Digest, PackageName } from "@dpkg/core";
 import type { RegistryClient } from "../registry-client.js";
 import { hashFile, type HashedFile } from "./hash-file.js";
 import { keepMembers, readBatch, type BatchMember } from "./read-batch.js";
-import { runLimited } from "./run-limited.js";
+import { runLimited } from "../run-limited.js";
 import type { RequestCount, SendCount } from "./send-count.js";
 import { createSlots, createTaskGroup, type Slots, type TaskGroup } from "./task-group.js";
 import { END_BYTES, memberBytes } from "./tar-bytes.js";

@@ -11,7 +11,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { folderChangedError, ioError, OPEN_FLAGS, type FileSource } from "./read-file.js";
-import { runLimited } from "./run-limited.js";
+import { runLimited } from "../run-limited.js";
 import { BLOCK, END_BYTES, memberBytes, writeEnd, writeMember } from "./tar-bytes.js";
 
 /** A small file to read: its size at walk time is what it must still have. */

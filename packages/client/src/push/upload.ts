@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { RegistryClient } from "../registry-client.js";
 import { packStream, type PackStream } from "./pack-stream.js";
 import { readVerifiedFile, type FileSource } from "./read-file.js";
-import { runLimited } from "./run-limited.js";
+import { runLimited } from "../run-limited.js";
 import type { RequestCount, SendCount } from "./send-count.js";
 
 const MIB = 1024 * 1024;

@@ -2,7 +2,7 @@ import { compilePathGlobs, DpkgError, pathProblem, sortByPath, toEntryPath } fro
 import { lstatSync, readdirSync, type Dirent, type Stats } from "node:fs";
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { runLimited } from "./run-limited.js";
+import { runLimited } from "../run-limited.js";
 
 /** A regular file found in the folder: `path` is its entry path, `source` the file to read. */
 export interface WalkedFile {
