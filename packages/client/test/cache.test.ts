@@ -137,16 +137,23 @@ describe("ContentCache", () => {
     await writeFile(join(cache.tmpDir, "123-dead.tmp"), "xx");
     await utimes(join(cache.tmpDir, "123-dead.tmp"), old, old);
     await writeFile(join(cache.tmpDir, "456-live.tmp"), "yy");
+    // Push records (push/push-record.ts) go by their age too.
+    await mkdir(join(cache.root, "pushed"));
+    await writeFile(join(cache.root, "pushed", "old.jsonl"), "1234");
+    await utimes(join(cache.root, "pushed", "old.jsonl"), old, old);
+    await writeFile(join(cache.root, "pushed", "new.jsonl"), "56789");
 
     const result = await cache.prune({ olderThan: new Date("2021-01-01T00:00:00Z"), keep: new Set([digests[1]!]) });
-    expect(result).toEqual({ removed: 2, bytes: 5 });
+    expect(result).toEqual({ removed: 3, bytes: 9 });
+    expect(await readdir(join(cache.root, "pushed"))).toEqual(["new.jsonl"]);
     expect(await cache.hasBlob(digests[0]!)).toBe(false);
     expect(await cache.hasBlob(digests[1]!)).toBe(true);
     expect(await cache.hasBlob(digests[2]!)).toBe(true);
     expect(await readdir(cache.tmpDir)).toEqual(["456-live.tmp"]);
 
     const all = await cache.prune({ keep: new Set([digests[1]!]) });
-    expect(all).toEqual({ removed: 1, bytes: 5 });
+    expect(all).toEqual({ removed: 2, bytes: 10 });
+    expect(await readdir(join(cache.root, "pushed"))).toEqual([]);
     expect((await collect(cache.list())).length).toBe(1);
   });
 

@@ -58,6 +58,13 @@ export async function pruneCache(
     await drop(cachePathOf(root, item), item.size);
   }
 
+  // Records of what earlier pushes read (push/push-record.ts): losing one costs a push a full read.
+  const pushed = join(root, "pushed");
+  for (const name of await names(pushed)) {
+    const st = await stat(join(pushed, name)).catch(() => null);
+    if (st !== null && st.mtimeMs < cutoff) await drop(join(pushed, name), st.size);
+  }
+
   // Leftovers: temp files of crashed writers and unfinished downloads no live process is working on.
   const now = Date.now();
   const tmp = join(root, "tmp");

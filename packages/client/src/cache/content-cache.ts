@@ -28,6 +28,7 @@ const STAT_BATCH = 256;
  * <root>/manifests/<hex>.jsonl      verified canonical manifests, read-only
  * <root>/tmp/                       files being written (published by rename)
  * <root>/partial/<hex>[.json|.lock] resumable downloads of large blobs (see partial-blob.ts)
+ * <root>/pushed/<hex>.jsonl         what the last push of a folder read (see ../push/push-record.ts)
  * ```
  *
  * Nothing becomes visible under a digest before its bytes were hashed and found equal to it. A file
