@@ -58,7 +58,7 @@ export async function mixed(scale) {
   return {
     v1,
     v2,
-    changed: { files: changedFiles.length, bytes: changedFiles.reduce((n, f) => n + f.size, 0) },
+    changed: { files: changedFiles.length, bytes: changedFiles.reduce((n, f) => n + f.size, 0), paths: changedFiles.map((f) => f.path) },
     patch: { path: large.path, offset: patchAt, length: patch },
   };
 }
