@@ -1,28 +1,44 @@
 /**
- * Runs `task` over `items` with at most `limit` at once. After the first failure no new task starts;
- * the ones in flight are awaited (so no file handle or request outlives the call) and the first
- * error is thrown.
+ * Runs `task` over `items` (an array, or a stream of items read as the workers free up, so a long
+ * listing is never held whole) with at most `limit` at once. After the first failure no new task
+ * starts; the ones in flight are awaited (so no file handle or request outlives the call) and the
+ * first error is thrown.
  */
 export async function runLimited<T>(
-  items: readonly T[],
+  items: Iterable<T> | AsyncIterable<T>,
   limit: number,
   task: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
+  const source = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : null;
+  const iterator = source === null ? (items as Iterable<T>)[Symbol.iterator]() : null;
   let next = 0;
   let failed = false;
   let firstError: unknown;
   const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
+    while (!failed) {
+      let step: IteratorResult<T>;
+      try {
+        // An array is read without an await per item: the plan of a million files runs through here.
+        step = iterator !== null ? iterator.next() : await source!.next();
+      } catch (err) {
+        if (!failed) firstError = err;
+        failed = true;
+        return;
+      }
+      if (step.done === true) return;
       const index = next++;
       try {
-        await task(items[index]!, index);
+        await task(step.value, index);
       } catch (err) {
         if (!failed) firstError = err;
         failed = true;
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, () => worker());
-  await Promise.all(workers);
-  if (failed) throw firstError;
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, () => worker()));
+  // A stream left early (after a failure) is closed, so that it lets go of what it holds.
+  if (failed) {
+    await source?.return?.();
+    throw firstError;
+  }
 }

@@ -1,6 +1,7 @@
 import { digestStream, type Digest } from "@dpkg/core";
 import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
+import { runLimited } from "../run-limited.js";
 import { cachePathOf, listCache, type CacheItem } from "./cache-listing.js";
 
 export interface DamagedItem {
@@ -40,8 +41,6 @@ export interface CacheVerifyOptions {
  */
 export async function verifyCache(root: string, options: CacheVerifyOptions = {}): Promise<CacheVerifyReport> {
   const report: CacheVerifyReport = { root, blobs: 0, manifests: 0, bytes: 0, damaged: [], removed: 0 };
-  const limit = Math.max(1, options.concurrency ?? 4);
-  const inFlight = new Set<Promise<void>>();
   const check = async (item: CacheItem): Promise<void> => {
     const path = cachePathOf(root, item);
     let actual: Digest | null = null;
@@ -63,18 +62,8 @@ export async function verifyCache(root: string, options: CacheVerifyOptions = {}
       report.removed += 1;
     }
   };
-  // A failure (a damaged file that cannot be removed) ends the run once the checks in flight are done.
-  let failure: { error: unknown } | undefined;
-  for await (const item of listCache(root)) {
-    if (failure !== undefined) break;
-    const task: Promise<void> = check(item)
-      .catch((error: unknown) => void (failure ??= { error }))
-      .finally(() => inFlight.delete(task));
-    inFlight.add(task);
-    if (inFlight.size >= limit) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  if (failure !== undefined) throw failure.error;
+  // The listing is read as checks finish; a damaged file that cannot be removed ends the run.
+  await runLimited(listCache(root), options.concurrency ?? 4, check);
   report.damaged.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   return report;
 }
