@@ -2,7 +2,10 @@ import { digestBytes } from "@dpkg/core";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../packages/registry-server/test/helpers/temp-dir.js";
+import { withWorkspaceLock } from "../../packages/client/src/workspace/workspace-lock.js";
+import { dpkgEnv, spawnDpkg, type DpkgProcess } from "../helpers/dpkg-process.js";
 import { runRegistryCommand, startRegistry, type RunningRegistry } from "../helpers/registry.js";
+import { waitUntil } from "../helpers/wait.js";
 import { bytesOf, dpkgAgainst, explain, readTree, storedBlobs, writeTree, type Tree } from "./concurrency-fixtures.js";
 
 const PUSHERS = 8;
@@ -105,5 +108,23 @@ describe("overlapping content pushed and installed by several processes at once"
     expect(verify.code, explain(verify)).toBe(0);
     const again = await dpkg(["install", "--json"], { cwd: ws });
     expect(again.json<{ packages: { written: number; unchanged: number }[] }>().packages[0]).toMatchObject({ written: 0 });
+  });
+
+  it("an install that finds the workspace lock held says it waits, then finishes once the lock is given back", async () => {
+    const ws = join(dir.path, "held-ws");
+    await writeTree(ws, { "README.txt": "a held workspace\n" });
+    const env = dpkgEnv({ home: dir.path, registry: registry.url, token: registry.token });
+    let second: DpkgProcess | undefined;
+    await withWorkspaceLock(ws, async () => {
+      second = spawnDpkg(["install", packageOf(1), "--dest", "data"], { cwd: ws, env });
+      let stderr = "";
+      second.child.stderr!.on("data", (s: string) => (stderr += s));
+      await waitUntil("the waiting note", () => (stderr.includes("waiting for another dpkg working in this workspace") ? true : undefined));
+      expect(stderr).toContain(join(ws, ".dpkg", "install.lock"));
+      expect(second.child.exitCode).toBeNull(); // still waiting while the lock is held
+    });
+    const result = await second!.result;
+    expect(result.code, result.stderr).toBe(0);
+    expect([...(await readTree(join(ws, "data"))).keys()].sort()).toEqual(Object.keys(trees[1]!).sort());
   });
 });

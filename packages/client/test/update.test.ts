@@ -58,6 +58,24 @@ describe("update", () => {
     expect(again.install.packages).toEqual([expect.objectContaining({ name: "lab/moving", written: 0, unchanged: 3 })]);
   });
 
+  it("takes the workspace lock: an update and an install started together run one after the other", async () => {
+    const ws = join(tmp.path, "ws-locked");
+    const cache = new ContentCache(join(tmp.path, "cache"));
+    await mkdir(ws);
+    await install({ client, cache, cwd: ws, spec: "lab/moving" });
+    const waits: string[] = [];
+    const onWait = (lock: string): number => waits.push(lock);
+    const [updated, installed] = await Promise.all([
+      update({ client, cache, cwd: ws, onWait }),
+      install({ client, cache, cwd: ws, spec: "lab/pinned@v1", onWait }),
+    ]);
+    expect(waits).toEqual([join(ws, ".dpkg/install.lock")]);
+    // Whichever ran second saw what the first wrote: both packages are pinned in the end.
+    expect(Object.keys((await lockOf(ws)).packages).sort()).toEqual(["lab/moving", "lab/pinned"]);
+    expect(updated.install.packages.map((p) => p.name)).toContain("lab/moving");
+    expect(installed.packages[0]!.name).toBe("lab/pinned");
+  });
+
   it("fails clearly for a package dpkg.json does not want, or without a dpkg.json", async () => {
     const ws = join(tmp.path, "ws");
     const cache = new ContentCache(join(tmp.path, "cache"));
