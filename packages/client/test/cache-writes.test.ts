@@ -1,19 +1,11 @@
-import { digestBytes, DpkgError, type ManifestEntry } from "@dpkg/core";
+import { digestBytes, type ManifestEntry } from "@dpkg/core";
 import { open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ContentCache } from "../src/cache/content-cache.js";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { manifestOf, file } from "../../registry-server/test/helpers/push-data.js";
-
-async function rejection(p: Promise<unknown>): Promise<DpkgError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DpkgError)) throw new Error(`expected a DpkgError, got ${String(err)}`);
-  return err;
-}
+import { rejection } from "./helpers/test-utils.js";
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 

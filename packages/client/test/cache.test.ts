@@ -1,28 +1,14 @@
-import { digestBytes, DpkgError, type Digest } from "@dpkg/core";
+import { digestBytes, type Digest } from "@dpkg/core";
 import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ContentCache, defaultCacheDir } from "../src/cache/content-cache.js";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { manifestOf, file } from "../../registry-server/test/helpers/push-data.js";
+import { collect, rejection } from "./helpers/test-utils.js";
 
 async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield typeof p === "string" ? new TextEncoder().encode(p) : p;
-}
-
-async function rejection(p: Promise<unknown>): Promise<DpkgError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DpkgError)) throw new Error(`expected a DpkgError, got ${String(err)}`);
-  return err;
-}
-
-async function collect(it: AsyncIterable<unknown>): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for await (const x of it) out.push(x);
-  return out;
 }
 
 describe("ContentCache", () => {
@@ -121,8 +107,36 @@ describe("ContentCache", () => {
     ]);
     expect(items[0]!.lastUsed.getTime()).toBe(old.getTime());
     await cache.hasBlob(a);
-    items = (await collect(cache.list())) as typeof items;
+    items = await collect(cache.list());
     expect(items[0]!.lastUsed.getTime()).toBeGreaterThan(old.getTime());
+  });
+
+  it("verify re-hashes blobs and manifests, reports the damaged ones and removes them unless asked not to", async () => {
+    const good = digestBytes("good");
+    const flipped = digestBytes("flipped");
+    await cache.putBlob(good, 4, chunks("good"));
+    await cache.putBlob(flipped, 7, chunks("flipped"));
+    const { body, digest: manifest } = await manifestOf([file("a.txt", "a")]);
+    await cache.putManifest(manifest, chunks(body));
+    for (const path of [cache.blobPath(flipped), cache.manifestPath(manifest)]) {
+      await chmod(path, 0o644);
+      const bytes = await readFile(path);
+      bytes[0] = bytes[0]! ^ 1;
+      await writeFile(path, bytes);
+    }
+
+    const kept = await cache.verify({ keepDamaged: true });
+    expect(kept).toMatchObject({ blobs: 2, manifests: 1, removed: 0 });
+    expect(kept.damaged.map((d) => [d.kind, d.digest]).sort()).toEqual([["blob", flipped], ["manifest", manifest]].sort());
+    expect(kept.damaged.every((d) => d.actual !== null && d.actual !== d.digest)).toBe(true);
+    expect(await cache.hasBlob(flipped, 7)).toBe(true);
+
+    const removed = await cache.verify();
+    expect(removed).toMatchObject({ removed: 2 });
+    expect(await cache.hasBlob(flipped)).toBe(false);
+    expect(await cache.hasManifest(manifest)).toBe(false);
+    expect(await cache.hasBlob(good, 4)).toBe(true);
+    expect((await cache.verify()).damaged).toEqual([]);
   });
 
   it("prunes what was not used since a date, never what is kept, and leftovers of dead writers", async () => {

@@ -1,4 +1,4 @@
-import { digestBytes, digestHex, DpkgError, type Digest } from "@dpkg/core";
+import { digestBytes, digestHex, type Digest } from "@dpkg/core";
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,21 +11,13 @@ import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/te
 import { file, publish, type TestFile } from "./helpers/publish.js";
 import { recordingDispatcher } from "./helpers/recording-dispatcher.js";
 import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
+import { rejection } from "./helpers/test-utils.js";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
 const RANGE = 512 * KIB;
 const tuning = { largeBlobBytes: 2 * MIB, rangeBytes: RANGE };
 let seq = 0;
-
-async function rejection(p: Promise<unknown>): Promise<DpkgError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DpkgError)) throw new Error(`expected a DpkgError, got ${String(err)}`);
-  return err;
-}
 
 const wanted = (files: TestFile[]): { digest: Digest; size: number; path: string }[] =>
   files.map((f) => ({ digest: digestBytes(f.bytes), size: f.bytes.length, path: f.path }));

@@ -1,4 +1,4 @@
-import { digestBytes, DpkgError, type ManifestEntry } from "@dpkg/core";
+import { digestBytes, type ManifestEntry } from "@dpkg/core";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/te
 import { file, publish, type Published, type TestFile } from "./helpers/publish.js";
 import { recordingDispatcher } from "./helpers/recording-dispatcher.js";
 import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
+import { rejection } from "./helpers/test-utils.js";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -36,15 +37,6 @@ async function expectCached(cache: ContentCache, files: TestFile[]): Promise<voi
     const bytes = await readFile(cache.blobPath(digestBytes(f.bytes)));
     expect(digestBytes(bytes), f.path).toBe(digestBytes(f.bytes));
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<DpkgError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DpkgError)) throw new Error(`expected a DpkgError, got ${String(err)}`);
-  return err;
 }
 
 describe.each(["fs", "s3"] as const)("fetchBlobs against a registry with the %s store", (store) => {

@@ -1,14 +1,13 @@
 import { digestBytes, type Digest } from "@dpkg/core";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { hashAndSend, type PushCounts } from "../src/push/hash-and-send.js";
 import { push, type PushProgress } from "../src/push/push.js";
 import { createSendCount } from "../src/push/send-count.js";
 import { walkFolder } from "../src/push/walk.js";
 import { RegistryClient } from "../src/registry-client.js";
-import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
-import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+import { useRegistryAndFolder } from "./helpers/registry-fixture.js";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -23,24 +22,10 @@ function bytesOf(size: number, seed: number): Uint8Array {
 }
 
 describe("push: hashing and sending overlap", () => {
-  let reg: TestRegistryServer;
+  const fixture = useRegistryAndFolder("dpkg-push-pipeline");
   let client: RegistryClient;
-  let tmp: TempDir;
   let dir: string;
-  beforeAll(async () => {
-    reg = await startTestRegistryServer();
-    client = new RegistryClient({ url: reg.url, token: reg.token });
-  });
-  afterAll(async () => {
-    await client.close();
-    await reg.close();
-  });
-  beforeEach(async () => {
-    tmp = await makeTempDir("dpkg-push-pipeline");
-    dir = join(tmp.path, "data");
-    await mkdir(dir);
-  });
-  afterEach(async () => tmp.cleanup());
+  beforeEach(() => void ({ client, dir } = fixture));
 
   const counts = (changed: () => void = () => undefined): PushCounts => ({
     hashed: { files: 0, bytes: 0 },

@@ -1,62 +1,24 @@
-import { digestBytes, isDpkgError, type DpkgError, type PackageName } from "@dpkg/core";
+import { digestBytes, isDpkgError, type PackageName } from "@dpkg/core";
 import { appendFileSync, writeFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Agent, MockAgent } from "undici";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { push } from "../src/push/push.js";
 import { RegistryClient } from "../src/registry-client.js";
-import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
-import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+import type { TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+import { useRegistryAndFolder } from "./helpers/registry-fixture.js";
+import type { TestRegistryServer } from "./helpers/registry-server.js";
+import { bigBytes, collect as all, rejection, writeTree } from "./helpers/test-utils.js";
 
 const MIB = 1024 * 1024;
 
-async function writeTree(root: string, files: Record<string, string | Uint8Array>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    const path = join(root, ...rel.split("/"));
-    await mkdir(join(path, ".."), { recursive: true });
-    await writeFile(path, content);
-  }
-}
-
-function bigBytes(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i += 4096) bytes[i] = (i / 4096 + seed) & 0xff;
-  return bytes;
-}
-
-async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DpkgError> {
-  return promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (err: DpkgError) => err,
-  );
-}
-
 describe("push: failures, resume, concurrency", () => {
+  const fixture = useRegistryAndFolder("dpkg-push-resume");
   let reg: TestRegistryServer;
   let client: RegistryClient;
   let tmp: TempDir;
-  beforeAll(async () => {
-    reg = await startTestRegistryServer();
-    client = new RegistryClient({ url: reg.url, token: reg.token });
-  });
-  afterAll(async () => {
-    await client.close();
-    await reg.close();
-  });
-  beforeEach(async () => {
-    tmp = await makeTempDir("dpkg-push-resume");
-  });
-  afterEach(async () => tmp.cleanup());
+  beforeEach(() => void ({ reg, client, tmp } = fixture));
 
   const revisions = async (pkg: PackageName): Promise<string[]> => {
     const log = await client.log(pkg).catch((err: unknown) => {

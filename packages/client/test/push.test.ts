@@ -1,55 +1,22 @@
 import { digestBytes, isDpkgError, type Digest, type ManifestEntry } from "@dpkg/core";
 import { execFileSync } from "node:child_process";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { push, type PushProgress } from "../src/push/push.js";
 import { RegistryClient } from "../src/registry-client.js";
-import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
-import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+import type { TempDir } from "../../registry-server/test/helpers/temp-dir.js";
+import { useRegistryAndFolder } from "./helpers/registry-fixture.js";
+import { bigBytes, collect as all, writeTree } from "./helpers/test-utils.js";
 
 const MIB = 1024 * 1024;
 
-async function writeTree(root: string, files: Record<string, string | Uint8Array>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    const path = join(root, ...rel.split("/"));
-    await mkdir(join(path, ".."), { recursive: true });
-    await writeFile(path, content);
-  }
-}
-
-async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-/** Bytes whose digest differs per seed: large files that do not deduplicate by accident. */
-function bigBytes(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i += 4096) bytes[i] = (i / 4096 + seed) & 0xff;
-  return bytes;
-}
-
 describe("push", () => {
-  let reg: TestRegistryServer;
+  const fixture = useRegistryAndFolder("dpkg-push");
   let client: RegistryClient;
   let tmp: TempDir;
   let dir: string;
-  beforeAll(async () => {
-    reg = await startTestRegistryServer();
-    client = new RegistryClient({ url: reg.url, token: reg.token });
-  });
-  afterAll(async () => {
-    await client.close();
-    await reg.close();
-  });
-  beforeEach(async () => {
-    tmp = await makeTempDir("dpkg-push");
-    dir = join(tmp.path, "data");
-    await mkdir(dir);
-  });
-  afterEach(async () => tmp.cleanup());
+  beforeEach(() => void ({ client, tmp, dir } = fixture));
 
   it("pushes a folder: nested non-ASCII names, empty files, a large file, metadata; skips what it must", async () => {
     const large = bigBytes(5 * MIB, 1);
