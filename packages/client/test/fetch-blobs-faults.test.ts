@@ -172,12 +172,7 @@ describe("fetchBlobs: damaged stores, interrupted and resumed downloads", () => 
       .intercept({ path: (p) => p.startsWith("/v1/objects/"), method: "GET", headers: { range: cutRange } })
       .reply(206, Buffer.from(big.bytes.subarray(2 * RANGE, 2 * RANGE + 1000)))
       .times(1);
-    const ranges: string[] = [];
-    const recording = mock.compose((dispatch) => (opts, handler) => {
-      const range = (opts.headers as Record<string, string> | undefined)?.range;
-      if (range !== undefined) ranges.push(range);
-      return dispatch(opts, handler);
-    });
+    const { dispatcher: recording, rangeHeaders: ranges } = recordingDispatcher(mock);
     const result = await fetchBlobs(reader(recording), cache, pkg, wanted([big]), tuning);
     expect(result).toEqual({ fetchedBlobs: 1, fetchedBytes: big.bytes.length });
     expect(ranges.filter((r) => r.startsWith(`bytes=${2 * RANGE}`))).toEqual([cutRange]);
@@ -229,12 +224,7 @@ describe("fetchBlobs: damaged stores, interrupted and resumed downloads", () => 
       .intercept({ path: (p) => p.startsWith("/v1/objects/"), method: "GET" })
       .reply(206, Buffer.concat([firstBlob.bytes, randomBytes(10_000)]))
       .times(1);
-    const ranges: string[] = [];
-    const recording = mock.compose((dispatch) => (opts, handler) => {
-      const range = (opts.headers as Record<string, string> | undefined)?.range;
-      if (range !== undefined) ranges.push(range);
-      return dispatch(opts, handler);
-    });
+    const { dispatcher: recording, rangeHeaders: ranges } = recordingDispatcher(mock);
     const result = await fetchBlobs(reader(recording), cache, pkg, wanted(files));
     expect(result.fetchedBlobs).toBe(5);
     expect(ranges).toEqual([`bytes=${group.start}-${group.end - 1}`, `bytes=${group.start + group.blobs[1]!.offset}-${group.end - 1}`]);
@@ -282,12 +272,7 @@ describe("fetchBlobs: a truncated read from an object store's presigned URL", ()
       .intercept({ path: (p) => p.includes("X-Amz-Signature"), method: "GET" })
       .reply(206, Buffer.concat([firstBlob.bytes, randomBytes(100)]))
       .times(1);
-    const ranges: string[] = [];
-    const recording = mock.compose((dispatch) => (opts, handler) => {
-      const range = (opts.headers as Record<string, string> | undefined)?.range;
-      if (range !== undefined) ranges.push(range);
-      return dispatch(opts, handler);
-    });
+    const { dispatcher: recording, rangeHeaders: ranges } = recordingDispatcher(mock);
     const client = new RegistryClient({ url: registry.url, token: registry.token, dispatcher: recording });
     const cache = new ContentCache(join(dir.path, "cache"));
     try {

@@ -8,14 +8,24 @@ export interface RecordedRequest {
 }
 
 /**
- * A real undici Agent that notes every request it sends, so tests can assert what was (not) asked
- * of the registry and the store: e.g. that a resumed download only requested the missing ranges.
+ * A real undici Agent (or `base`, e.g. a MockAgent that also injects faults) that notes every
+ * request it sends, so tests can assert what was (not) asked of the registry and the store: e.g.
+ * that a resumed download only requested the missing ranges. `rangeHeaders` are the Range headers
+ * as sent, in order.
  */
-export function recordingDispatcher(): { dispatcher: Dispatcher; requests: RecordedRequest[]; objectReads(): RecordedRequest[]; close(): Promise<void> } {
-  const agent = new Agent();
+export function recordingDispatcher(base?: Dispatcher): {
+  dispatcher: Dispatcher;
+  requests: RecordedRequest[];
+  rangeHeaders: string[];
+  objectReads(): RecordedRequest[];
+  close(): Promise<void>;
+} {
+  const agent = base ?? new Agent();
   const requests: RecordedRequest[] = [];
+  const rangeHeaders: string[] = [];
   const dispatcher = agent.compose((dispatch) => (opts, handler) => {
     const headers = (opts.headers ?? {}) as Record<string, string | undefined>;
+    if (headers.range !== undefined) rangeHeaders.push(headers.range);
     const m = /^bytes=(\d+)-(\d+)$/.exec(headers.range ?? "");
     requests.push({ method: opts.method, path: opts.path, range: m === null ? null : [Number(m[1]), Number(m[2]) + 1] });
     return dispatch(opts, handler);
@@ -23,8 +33,10 @@ export function recordingDispatcher(): { dispatcher: Dispatcher; requests: Recor
   return {
     dispatcher,
     requests,
+    rangeHeaders,
     // Reads of blob bytes: signed registry object URLs or presigned store URLs (never the API).
     objectReads: () => requests.filter((r) => r.range !== null),
-    close: () => agent.close(),
+    // A base given is the caller's to close.
+    close: () => (base === undefined ? agent.close() : Promise.resolve()),
   };
 }
