@@ -75,8 +75,6 @@ export interface MaterializeResult {
 }
 
 const DEFAULT_CONCURRENCY = 16;
-/** Entries planned between two turns of the event loop when lstats are synchronous. */
-const YIELD_EVERY = 1024;
 const CONFLICTS_SHOWN = 5;
 
 export async function planMaterialize(options: PlanOptions): Promise<MaterializePlan> {
@@ -91,17 +89,9 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
   const conflicts: { path: string; reason: string }[] = [];
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
   const sync = await onLocalDisk(dest);
-  let inspected = 0;
-  let turn: Promise<void> | undefined;
 
+  // With synchronous lstats most of these tasks never wait for I/O; runLimited lets timers run between them.
   await runLimited(entries, limit, async (entry) => {
-    // With synchronous lstats every await here is already settled, and a million files would run as
-    // one unbroken chain of microtasks: timers (the workspace lock's refresh, progress) would starve.
-    // Every worker waits for the same turn of the event loop, or the others would carry on the chain.
-    if (sync) {
-      if (++inspected % YIELD_EVERY === 0) turn = new Promise<void>((resolve) => setImmediate(resolve));
-      if (turn !== undefined) await turn;
-    }
     const blocked = await guard.firstNonDir(entry.path);
     if (blocked !== null) {
       // A missing folder is made on write; one of dpkg's own files in the way is removed first.

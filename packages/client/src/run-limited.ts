@@ -12,6 +12,7 @@ export async function runLimited<T>(
   const source = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : null;
   const iterator = source === null ? (items as Iterable<T>)[Symbol.iterator]() : null;
   let next = 0;
+  let turn: Promise<void> | undefined;
   let failed = false;
   let firstError: unknown;
   const worker = async (): Promise<void> => {
@@ -27,6 +28,11 @@ export async function runLimited<T>(
       }
       if (step.done === true) return;
       const index = next++;
+      // Tasks that finish without real I/O (synchronous system calls, answers already known) would run
+      // as one unbroken chain of microtasks, and timers (a lock's refresh, progress) would starve:
+      // every YIELD_EVERY items all workers wait for the same turn of the event loop.
+      if (index > 0 && index % YIELD_EVERY === 0) turn = new Promise<void>((resolve) => setImmediate(resolve));
+      if (turn !== undefined) await turn;
       try {
         await task(step.value, index);
       } catch (err) {
@@ -42,3 +48,6 @@ export async function runLimited<T>(
     throw firstError;
   }
 }
+
+/** Items started between two turns of the event loop. */
+const YIELD_EVERY = 1024;
