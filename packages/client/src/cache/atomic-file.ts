@@ -70,7 +70,7 @@ export async function writeTempBytes(tmpDir: string, bytes: Uint8Array, remakeDi
 }
 
 /** Removes a temp file (one unlink; rm would lstat first). */
-export async function removeTemp(temp: string): Promise<void> {
+async function removeTemp(temp: string): Promise<void> {
   await unlinkFile(temp).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== "ENOENT") throw err;
   });

@@ -6,7 +6,7 @@ import { STATE_DIR } from "./package-fields.js";
 /** How long a lock whose holder stopped refreshing it (a killed process) blocks others. */
 const STALE_MS = 10_000;
 
-export function workspaceLockPath(root: string): string {
+function workspaceLockPath(root: string): string {
   return join(root, STATE_DIR, "install.lock");
 }
 
