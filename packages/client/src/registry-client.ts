@@ -91,7 +91,9 @@ export class RegistryClient {
    * registry (a no-op install, verify, the cache commands) do not pay the ~35 ms of loading undici.
    */
   private pool(): Promise<Dispatcher> {
-    this.dispatcher ??= import("undici").then(({ Agent }) => new Agent({ connections: this.connections, keepAliveTimeout: 10_000 }));
+    // `.default` is undici's module.exports, both under Node and in the CLI bundle's chunk for it
+    // (which cannot know a CommonJS module's named exports).
+    this.dispatcher ??= import("undici").then(({ default: { Agent } }) => new Agent({ connections: this.connections, keepAliveTimeout: 10_000 }));
     return this.dispatcher;
   }
 

@@ -23,8 +23,9 @@ export async function withWorkspaceLock<T>(root: string, work: () => Promise<T>,
   await mkdir(join(root, STATE_DIR), { recursive: true }).catch((err: unknown) => {
     throw new DpkgError("E_IO", `cannot create ${join(root, STATE_DIR)}: ${(err as Error).message}`, { path: root }, { cause: err });
   });
-  // Loaded here, not at start-up: only install and update take the lock.
-  const { lock } = await import("proper-lockfile");
+  // Loaded here, not at start-up: only install and update take the lock. `.default` is the module's
+  // exports both under Node and in the CLI bundle's chunk for it.
+  const { lock } = (await import("proper-lockfile")).default;
   let compromised: Error | undefined;
   const options = {
     lockfilePath,
