@@ -4,7 +4,7 @@
  * is decoded strictly: ranges must tile the pack from offset 0 without gaps or overlaps, which also means
  * every byte of a pack is accounted for (verify relies on that to re-hash a pack in one pass).
  */
-import { canonicalJson, DpkgError, isDigest, parseCanonicalJson, type Digest } from "@dpkg/core";
+import { DpkgError, isDigest, parseCanonicalJson, type Digest } from "@dpkg/core";
 import type { BlobStore, ListedBlob } from "../blob-store/blob-store.js";
 import { packIndexKey, packKey, PACKS_PREFIX, parseKey } from "../blob-store/layout.js";
 import type { BlobLocationRecord } from "../metadata/metadata-store.js";
@@ -17,9 +17,15 @@ export interface PackIndexEntry {
 
 const KEYS = ["digest", "offset", "size"];
 
+/**
+ * Written field by field: canonicalJson on every line cost ~30 ms of a 5,000-blob push. The line is
+ * canonical as it stands: keys in order, a digest is `blake3:` and hex (nothing to escape), offsets
+ * and sizes are safe integers. The test checks it against canonicalJson.
+ */
 export function encodePackIndex(entries: readonly PackIndexEntry[]): Uint8Array {
-  const lines = entries.map((e) => canonicalJson({ digest: e.digest, offset: e.offset, size: e.size }) + "\n");
-  return new TextEncoder().encode(lines.join(""));
+  let text = "";
+  for (const e of entries) text += `{"digest":"${e.digest}","offset":${e.offset},"size":${e.size}}\n`;
+  return Buffer.from(text, "latin1");
 }
 
 /**

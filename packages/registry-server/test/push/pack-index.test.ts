@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { digestBytes } from "@dpkg/core";
+import { canonicalJson, digestBytes } from "@dpkg/core";
 import { decodePackIndex, encodePackIndex, type PackIndexEntry } from "../../src/push/pack-index.js";
 
 const a = digestBytes("a");
@@ -17,6 +17,12 @@ describe("pack index", () => {
       `{"digest":"${a}","offset":0,"size":10}\n{"digest":"${b}","offset":10,"size":0}\n{"digest":"${b}","offset":10,"size":5}\n`,
     );
     expect(decodePackIndex(bytes, "x.idx", 15)).toEqual(entries);
+  });
+
+  it("writes exactly what canonicalJson writes, for large offsets too", () => {
+    const big = [{ digest: a, offset: 0, size: 2 ** 40 }, { digest: b, offset: 2 ** 40, size: Number.MAX_SAFE_INTEGER - 2 ** 40 }];
+    const expected = big.map((e) => canonicalJson({ digest: e.digest, offset: e.offset, size: e.size }) + "\n").join("");
+    expect(new TextDecoder().decode(encodePackIndex(big))).toBe(expected);
   });
 
   const line = (o: object): string => JSON.stringify(o) + "\n";
