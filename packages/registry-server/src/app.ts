@@ -16,7 +16,9 @@ import { searchRoutes } from "./http/routes/search.js";
 import { tagRoutes } from "./http/routes/tags.js";
 import { tokenRoutes } from "./http/routes/tokens.js";
 import type { MetadataStore } from "./metadata/metadata-store.js";
+import { PartPool } from "./blob-store/part-pool.js";
 import { BlobClaims } from "./push/blob-claims.js";
+import { DEFAULT_PACK_BUFFER_BYTES } from "./push/pack-builder.js";
 import { createOutboxFlusher } from "./push/outbox.js";
 
 export interface AppConfig {
@@ -106,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...deps,
     signer: createUrlSigner(deps.config.urlSecret),
     claims: new BlobClaims(),
+    // Enough for a few uploads at once, each with a pack filling and one being stored.
+    packBuffers: new PartPool(deps.blobs.partSize ?? DEFAULT_PACK_BUFFER_BYTES, 8),
     flushOutbox: async () => {
       // A revision is committed once the index says so; its bucket records follow. If the bucket is
       // briefly unavailable they stay queued and the next flush (next commit, or startup) writes them.

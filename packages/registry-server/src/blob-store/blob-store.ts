@@ -15,8 +15,15 @@ export interface BlobStore {
    * unread (the caller owns whatever remains of it). `overwrite: true` replaces atomically instead; it is
    * meant only for mutable pointer files such as tags. Concurrent puts of one key are safe: readers see
    * exactly one complete write. `size` is the size of the object stored under `key` when the call returns.
+   * The source's chunks must stay unchanged until the call returns: a store may send them as they are.
    */
   put(key: string, source: BlobSource, options?: PutOptions): Promise<PutResult>;
+
+  /**
+   * The size of the parts a put cuts its source into, for stores that upload in parts. A source whose
+   * chunks are whole parts (or one chunk of at most a part) is sent without copying its bytes.
+   */
+  readonly partSize?: number;
 
   /** The object's bytes, or `range` of them. Missing key → E_NOT_FOUND; a range outside it → E_BAD_REQUEST. */
   get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;

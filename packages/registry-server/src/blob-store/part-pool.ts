@@ -7,6 +7,12 @@
  */
 export class PartPool {
   private readonly idle: ArrayBuffer[] = [];
+  /**
+   * The buffers this pool made. Only those are taken back: a put may be handed someone else's
+   * buffer as a whole part (readParts passes such parts through), and that buffer is its owner's
+   * to reuse, not the pool's.
+   */
+  private readonly own = new WeakSet<ArrayBuffer>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -18,13 +24,16 @@ export class PartPool {
   take(): Buffer {
     this.timer?.refresh();
     const buffer = this.idle.pop();
-    return buffer === undefined ? Buffer.allocUnsafeSlow(this.partSize) : Buffer.from(buffer);
+    if (buffer !== undefined) return Buffer.from(buffer);
+    const fresh = Buffer.allocUnsafeSlow(this.partSize);
+    this.own.add(fresh.buffer);
+    return fresh;
   }
 
-  /** Takes back a part (or the start of one) once nothing reads it any more; other buffers are left alone. */
+  /** Takes back a part (or the start of one) once nothing reads it any more; buffers it did not make are left alone. */
   give(part: Uint8Array): void {
     const buffer = part.buffer;
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== this.partSize || part.byteOffset !== 0) return;
+    if (!(buffer instanceof ArrayBuffer) || !this.own.has(buffer) || part.byteOffset !== 0) return;
     if (this.idle.length >= this.keep || this.idle.includes(buffer)) return;
     this.idle.push(buffer);
     if (this.timer === undefined) {

@@ -76,7 +76,7 @@ export class S3BlobStore implements BlobStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly endpoint: string | undefined;
-  private readonly partSize: number;
+  readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly logger: StoreLogger | undefined;
   private readonly writing = new Map<string, Promise<void>>();
@@ -119,6 +119,10 @@ export class S3BlobStore implements BlobStore {
       if (!options.overwrite) {
         const existing = await this.stat(key);
         if (existing) return { created: false, size: existing.size };
+      }
+      if (source instanceof Uint8Array && source.byteLength <= this.partSize) {
+        // A pack in one buffer: sent as it is, not copied into a part first.
+        return this.putSingle(key, Buffer.from(source.buffer, source.byteOffset, source.byteLength), options);
       }
       const parts = readParts(iterateSource(source), this.partSize, () => this.parts.take());
       try {

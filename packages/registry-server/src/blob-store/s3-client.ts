@@ -140,7 +140,9 @@ export function toStoreError(err: unknown, op: string, key: string): DpkgError {
 /**
  * Cuts a byte stream into buffers of exactly `partSize` bytes, then a shorter last one (an empty one for
  * an empty stream). Whole buffers of known length are what keeps the SDK from sending aws-chunked bodies.
- * Part buffers come from `take` (a pool, say); the caller owns each part it is given.
+ * Part buffers come from `take` (a pool, say); the caller owns each part it is given. A whole part of
+ * the source that starts at a part boundary is passed on as a view, not copied (packs arrive in
+ * part-sized buffers): the source must leave its chunks unchanged until the parts are sent.
  */
 export async function* readParts(
   source: AsyncIterable<Uint8Array>,
@@ -152,6 +154,13 @@ export async function* readParts(
   let yielded = false;
   for await (const chunk of source) {
     for (let at = 0; at < chunk.byteLength; ) {
+      if (filled === 0 && chunk.byteLength - at >= partSize) {
+        const whole = Buffer.from(chunk.buffer, chunk.byteOffset + at, partSize);
+        at += partSize;
+        yielded = true;
+        yield whole;
+        continue;
+      }
       part ??= take();
       const n = Math.min(partSize - filled, chunk.byteLength - at);
       part.set(chunk.subarray(at, at + n), filled);

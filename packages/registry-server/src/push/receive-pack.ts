@@ -7,6 +7,7 @@
  */
 import { DpkgError, digestBytes, isDigest, isDpkgError, type Digest } from "@dpkg/core";
 import type { BlobStore } from "../blob-store/blob-store.js";
+import type { PartPool } from "../blob-store/part-pool.js";
 import { blobKey } from "../blob-store/layout.js";
 import type { BlobLocationRecord, MetadataStore } from "../metadata/metadata-store.js";
 import type { BlobClaims, ClaimedBlob } from "./blob-claims.js";
@@ -32,6 +33,8 @@ export interface ReceivePackContext {
   claims?: BlobClaims;
   /** Packs stored in the background while the next one fills (default 1). */
   packsStoring?: number;
+  /** Pack buffers, shared by the uploads of one registry process so that their memory is reused. */
+  buffers?: PartPool;
 }
 
 export interface ReceivePackResult {

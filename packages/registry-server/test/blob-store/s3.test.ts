@@ -180,6 +180,27 @@ describe("readParts", () => {
     expect(pool.take().buffer).not.toBe(again[0]!.buffer);
   });
 
+  it("passes whole parts of the source on as they are, and copies the rest", async () => {
+    const data = randomBytes(35);
+    const source = (async function* () {
+      yield data.subarray(0, 20); // two whole parts
+      yield data.subarray(20, 23); // the start of a part
+      yield data.subarray(23, 35); // its end, then a part that is not whole
+    })();
+    const parts: Buffer[] = [];
+    for await (const part of readParts(source, 10)) parts.push(part);
+    expect(parts.map((p) => p.byteLength)).toEqual([10, 10, 10, 5]);
+    expect(parts.map((p) => p.buffer === data.buffer)).toEqual([true, true, false, false]);
+    expectBytes(Buffer.concat(parts), data);
+  });
+
+  it("never keeps a buffer it did not make, even one of the part size", () => {
+    const pool = new PartPool(10, 2, 50);
+    const foreign = Buffer.allocUnsafeSlow(10);
+    pool.give(foreign);
+    expect(pool.take().buffer).not.toBe(foreign.buffer);
+  });
+
   it("keeps the bytes in order", async () => {
     const data = randomBytes(1000);
     const parts: Buffer[] = [];

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PACKS_PREFIX } from "../../src/blob-store/layout.js";
+import { PACKS_PREFIX, packKey } from "../../src/blob-store/layout.js";
+import { PartPool } from "../../src/blob-store/part-pool.js";
 import { createPackBuilder } from "../../src/push/pack-builder.js";
-import { blobsOfSizes, digestOf, listAll, makeStores, type Stores } from "./fixtures.js";
+import { blobsOfSizes, digestOf, listAll, makeStores, readObject, type Stores } from "./fixtures.js";
 
 describe("createPackBuilder", () => {
   let s: Stores;
@@ -38,6 +39,32 @@ describe("createPackBuilder", () => {
     expect(objects.size).toBe(6); // three packs and their indexes
     expect(written).toBe([...objects.values()].reduce((n, o) => n + o.size, 0));
     expect(pack.has(digests[0]!)).toBe(false);
+  });
+
+  it("builds packs across its buffers, names them by their bytes and takes the buffers back once stored", async () => {
+    const pool = new PartPool(64, 8);
+    const taken: Buffer[] = [];
+    const take = pool.take.bind(pool);
+    pool.take = () => {
+      const buffer = take();
+      taken.push(buffer);
+      return buffer;
+    };
+    const pack = createPackBuilder({ blobs: s.blobs, meta: s.meta, namespace: "lab", buffers: pool });
+    // Blobs that fill a buffer exactly, straddle buffers, span a whole buffer, and are empty.
+    const blobs = blobsOfSizes(64, 10, 100, 0, 30, 200);
+    for (const blob of blobs) pack.add(digestOf(blob), blob);
+    await pack.drain();
+
+    const packs = [...(await listAll(s.blobs, PACKS_PREFIX)).keys()].filter((k) => k.endsWith(".pack"));
+    expect(packs).toHaveLength(1);
+    const bytes = await readObject(s.blobs, packs[0]!);
+    expect(bytes).toEqual(Buffer.concat(blobs));
+    expect(packs[0]).toBe(packKey(digestOf(bytes)));
+    expect(taken).toHaveLength(Math.ceil(bytes.length / 64));
+    // Every buffer went back to the pool: the next ones taken are the same memory.
+    const again = new Set(Array.from({ length: taken.length }, () => take().buffer));
+    expect(again).toEqual(new Set(taken.map((b) => b.buffer)));
   });
 
   it("drains nothing when nothing was added", async () => {

@@ -79,6 +79,20 @@ describe("TarReader", () => {
     }
   });
 
+  it("hands out a member held by one chunk as a view of it, and copies one that straddles chunks", async () => {
+    const bodies = [randomBytes(700), randomBytes(100), randomBytes(900)];
+    const tar = await archive(bodies.map((body, i) => ({ name: `m${i}`, body })));
+    // Chunk 1 holds member 0 (header at 0, bytes 512-1212) but ends inside its padding, at 1312;
+    // member 1 (header at 1536, bytes 2048-2148) lies in chunk 2; member 2 (bytes 3072-3972) straddles 3500.
+    const chunks = [tar.subarray(0, 1312), tar.subarray(1312, 3500), tar.subarray(3500)];
+    const reader = new TarReader((async function* () { yield* chunks; })());
+    const got: Uint8Array[] = [];
+    for (let h = await reader.next(); h !== null; h = await reader.next()) got.push(await reader.read(h.size));
+    expect(got.map((b) => Buffer.from(b))).toEqual(bodies);
+    expect(got.map((b) => b.buffer === tar.buffer)).toEqual([true, true, false]);
+    expect(reader.endMarker).toBe(true);
+  });
+
   it("reads sizes written in base 256", async () => {
     const body = randomBytes(600);
     const tar = await archive([{ name: "big", body }]);

@@ -41,6 +41,7 @@ export const blobRoutes: RouteModule = (app, ctx) => {
         packBytes: ctx.config.packBytes,
         largeBlobBytes: ctx.config.largeBlobBytes,
         claims: ctx.claims,
+        buffers: ctx.packBuffers,
       });
     },
   );
