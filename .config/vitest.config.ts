@@ -3,10 +3,12 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // Workspace packages resolve to their TypeScript sources in tests, so tests never run against a stale dist/.
+// A subpath (`@dpkg/core/api`) is the source file of that name, as the packages' "source" exports say.
 const resolve = {
-  alias: Object.fromEntries(
-    ["core", "registry-server", "client", "cli"].map((p) => [`@dpkg/${p}`, `${root}/packages/${p}/src/index.ts`]),
-  ),
+  alias: ["core", "registry-server", "client", "cli"].flatMap((p) => [
+    { find: new RegExp(`^@dpkg/${p}$`), replacement: `${root}/packages/${p}/src/index.ts` },
+    { find: new RegExp(`^@dpkg/${p}/(.+)$`), replacement: `${root}/packages/${p}/src/$1.ts` },
+  ]),
 };
 const pkg = (name: string) => ({
   resolve,

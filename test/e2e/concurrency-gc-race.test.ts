@@ -1,4 +1,5 @@
-import { api, digestBytes } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes } from "@dpkg/core";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

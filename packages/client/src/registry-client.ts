@@ -1,9 +1,10 @@
 import {
-  api,
+  CONTENT_TYPES,
   DpkgError,
   isErrorCode,
-  matchesApi,
-  type ApiSchema,
+  MAX_DIGESTS_PER_CALL,
+  type api,
+  type ApiSchemaName,
   type Digest,
   type ManifestEntry,
   type PackageName,
@@ -99,15 +100,15 @@ export class RegistryClient {
 
   // --- reads -------------------------------------------------------------------------------
   health(): Promise<api.HealthResponse> {
-    return this.json({ method: "GET", path: "/v1/health", idempotent: true }, api.HealthResponse);
+    return this.json({ method: "GET", path: "/v1/health", idempotent: true }, "HealthResponse");
   }
 
   whoami(): Promise<api.WhoamiResponse> {
-    return this.json({ method: "GET", path: "/v1/whoami", idempotent: true }, api.WhoamiResponse);
+    return this.json({ method: "GET", path: "/v1/whoami", idempotent: true }, "WhoamiResponse");
   }
 
   packageInfo(pkg: PackageName): Promise<api.PackageInfo> {
-    return this.json({ method: "GET", path: pkgPath(pkg), idempotent: true }, api.PackageInfo);
+    return this.json({ method: "GET", path: pkgPath(pkg), idempotent: true }, "PackageInfo");
   }
 
   async log(pkg: PackageName, options: { limit?: number; before?: string } = {}): Promise<api.Revision[]> {
@@ -116,7 +117,7 @@ export class RegistryClient {
       path: `${pkgPath(pkg)}/revisions`,
       query: { limit: options.limit?.toString(), before: options.before },
       idempotent: true,
-    }, api.LogResponse);
+    }, "LogResponse");
     return res.revisions;
   }
 
@@ -126,7 +127,7 @@ export class RegistryClient {
       method: "GET",
       path: `${pkgPath(pkg)}/resolve/${encodeURIComponent(ref)}`,
       idempotent: true,
-    }, api.ResolveResponse);
+    }, "ResolveResponse");
     return res.digest as Digest;
   }
 
@@ -185,7 +186,7 @@ export class RegistryClient {
   }
 
   tags(pkg: PackageName): Promise<Record<string, Digest>> {
-    return this.json<{ tags: Record<string, Digest> }>({ method: "GET", path: `${pkgPath(pkg)}/tags`, idempotent: true }, api.TagsResponse).then(
+    return this.json<{ tags: Record<string, Digest> }>({ method: "GET", path: `${pkgPath(pkg)}/tags`, idempotent: true }, "TagsResponse").then(
       (r) => r.tags,
     );
   }
@@ -196,14 +197,14 @@ export class RegistryClient {
       path: `${pkgPath(pkg)}/tag-history`,
       query: { tag },
       idempotent: true,
-    }, api.TagHistoryResponse);
+    }, "TagHistoryResponse");
     return res.moves;
   }
 
   async search(text: string, limit = 20): Promise<api.SearchResponse["hits"]> {
     const res = await this.json<api.SearchResponse>(
       { method: "GET", path: "/v1/search", query: { q: text, limit: String(limit) }, idempotent: true },
-      api.SearchResponse,
+      "SearchResponse",
     );
     return res.hits;
   }
@@ -211,13 +212,13 @@ export class RegistryClient {
   /** Signed ranged locations of blobs this package references; batched. */
   async locations(pkg: PackageName, digests: Digest[]): Promise<api.LocationsResponse> {
     const out: api.LocationsResponse = { groups: [], unknown: [] };
-    for (const batch of batches(digests, api.MAX_DIGESTS_PER_CALL)) {
+    for (const batch of batches(digests, MAX_DIGESTS_PER_CALL)) {
       const res = await this.json<api.LocationsResponse>({
         method: "POST",
         path: `${pkgPath(pkg)}/blobs/locations`,
         json: { digests: batch },
         idempotent: true,
-      }, api.LocationsResponse);
+      }, "LocationsResponse");
       out.groups.push(...res.groups);
       out.unknown.push(...res.unknown);
     }
@@ -241,13 +242,13 @@ export class RegistryClient {
   // --- writes ------------------------------------------------------------------------------
   async missing(pkg: PackageName, digests: Digest[]): Promise<Digest[]> {
     const out: Digest[] = [];
-    for (const batch of batches(digests, api.MAX_DIGESTS_PER_CALL)) {
+    for (const batch of batches(digests, MAX_DIGESTS_PER_CALL)) {
       const res = await this.json<api.MissingResponse>({
         method: "POST",
         path: `${pkgPath(pkg)}/blobs/missing`,
         json: { digests: batch },
         idempotent: true,
-      }, api.MissingResponse);
+      }, "MissingResponse");
       out.push(...(res.missing as Digest[]));
     }
     return out;
@@ -258,9 +259,9 @@ export class RegistryClient {
       method: "PUT",
       path: `${pkgPath(pkg)}/blobs/pack`,
       body: tar,
-      contentType: api.CONTENT_TYPES.tar,
+      contentType: CONTENT_TYPES.tar,
       idempotent: true, // uploads are content-addressed: sending the same bytes twice is harmless
-    }, api.UploadResponse);
+    }, "UploadResponse");
   }
 
   uploadBlob(pkg: PackageName, digest: Digest, size: number, body: () => Readable): Promise<api.UploadResponse> {
@@ -268,10 +269,10 @@ export class RegistryClient {
       method: "PUT",
       path: `${pkgPath(pkg)}/blobs/${digest}`,
       body,
-      contentType: api.CONTENT_TYPES.blob,
+      contentType: CONTENT_TYPES.blob,
       headers: { "content-length": String(size) },
       idempotent: true,
-    }, api.UploadResponse);
+    }, "UploadResponse");
   }
 
   commit(
@@ -291,19 +292,19 @@ export class RegistryClient {
         noLatest: options.noLatest ? "true" : undefined,
       },
       body: manifest,
-      contentType: api.CONTENT_TYPES.manifest,
+      contentType: CONTENT_TYPES.manifest,
       // A commit that reached the server and is sent again either finds its revision unchanged or,
       // with --expect-parent, conflicts; it never records twice.
       idempotent: true,
-    }, api.CommitResponse);
+    }, "CommitResponse");
   }
 
   setTag(pkg: PackageName, tag: string, target: Digest): Promise<api.TagMove> {
-    return this.json({ method: "PUT", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, json: { target }, idempotent: true }, api.TagMove);
+    return this.json({ method: "PUT", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, json: { target }, idempotent: true }, "TagMove");
   }
 
   deleteTag(pkg: PackageName, tag: string): Promise<api.TagMove> {
-    return this.json({ method: "DELETE", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, idempotent: false }, api.TagMove);
+    return this.json({ method: "DELETE", path: `${pkgPath(pkg)}/tags/${encodeURIComponent(tag)}`, idempotent: false }, "TagMove");
   }
 
   // --- transport ---------------------------------------------------------------------------
@@ -313,7 +314,7 @@ export class RegistryClient {
    * the call is idempotent, and is E_NETWORK when it stays unreadable; never a bare parse error or
    * a missing property further on.
    */
-  private json<T>(call: Call, answer: ApiSchema): Promise<T> {
+  private json<T>(call: Call, answer: ApiSchemaName): Promise<T> {
     return this.send(call, async (res) => {
       if (res.statusCode < 200 || res.statusCode >= 300) return rejected(res);
       let text: string;
@@ -328,6 +329,8 @@ export class RegistryClient {
       } catch (err) {
         return { retry: unreadable(call, "its body is not valid JSON", err) };
       }
+      // Loaded with the first answer (it brings typebox and the schemas), not at the CLI's start.
+      const { matchesApi } = await import("@dpkg/core/api-check");
       if (!matchesApi(answer, value)) return { retry: unreadable(call, "it does not match the API") };
       return { value: value as T };
     });

@@ -5,7 +5,10 @@
  * large blobs, NDJSON entry lists) are described by content type; their lines are core's formats.
  */
 import { Type, type Static } from "typebox";
+import { MAX_DIGESTS_PER_CALL } from "./api-constants.js";
 import { ERROR_CATALOG, type ErrorCode } from "./errors.js";
+
+export { CONTENT_TYPES, MAX_DIGESTS_PER_CALL } from "./api-constants.js";
 
 const PART = "^[a-z0-9][a-z0-9._-]{0,63}$";
 const TAG = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
@@ -14,9 +17,6 @@ const DIGEST = "^blake3:[0-9a-f]{64}$";
 export const DigestSchema = Type.String({ pattern: DIGEST, description: "blake3: + 64 lowercase hex digits" });
 export const TagSchema = Type.String({ pattern: TAG });
 export const JsonObjectSchema = Type.Record(Type.String(), Type.Unknown());
-
-/** Largest batch of digests a single missing/locations call takes. */
-export const MAX_DIGESTS_PER_CALL = 10_000;
 
 export const PackageParams = Type.Object({
   namespace: Type.String({ pattern: PART }),
@@ -217,10 +217,3 @@ export type CreateTokenResponse = Static<typeof CreateTokenResponse>;
 export const TokenListResponse = Type.Object({ tokens: Type.Array(TokenInfo) });
 export const WhoamiResponse = Type.Object({ name: Type.String(), scopes: Type.Array(Scope) });
 export type WhoamiResponse = Static<typeof WhoamiResponse>;
-
-export const CONTENT_TYPES = {
-  manifest: "application/x-dpkg-manifest+jsonl",
-  entries: "application/x-ndjson",
-  tar: "application/x-tar",
-  blob: "application/octet-stream",
-} as const;

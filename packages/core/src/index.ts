@@ -10,5 +10,8 @@ export * from "./manifest/entry-order.js";
 export * from "./manifest/manifest-stream.js";
 export * from "./path-glob.js";
 export * from "./query/index.js";
-export * as api from "./api.js";
-export { matchesApi, type ApiSchema } from "./api-check.js";
+// The schemas themselves (and typebox) are loaded from "@dpkg/core/api" and "@dpkg/core/api-check"
+// by those who need them: the CLI's start-up does not.
+export type * as api from "./api.js";
+export type { ApiSchemaName } from "./api-check.js";
+export { CONTENT_TYPES, MAX_DIGESTS_PER_CALL } from "./api-constants.js";

@@ -1,5 +1,5 @@
 import { login, logout, whoami, type Identity } from "@dpkg/client";
-import { api, DpkgError } from "@dpkg/core";
+import { DpkgError, type api } from "@dpkg/core";
 import type { RegisterCommand } from "../command.js";
 import type { Context } from "../context.js";
 import type { Printer } from "../output.js";

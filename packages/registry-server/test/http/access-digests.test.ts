@@ -1,4 +1,5 @@
-import { api, digestBytes } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes } from "@dpkg/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { file, manifestOf } from "../helpers/push-data.js";
 import { startTestRegistry, type TestRegistry } from "../helpers/test-registry.js";

@@ -1,4 +1,5 @@
-import { api, digestBytes, type Digest } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes, type Digest } from "@dpkg/core";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newTokenId, generateTokenSecret, hashTokenSecret } from "../../src/tokens.js";

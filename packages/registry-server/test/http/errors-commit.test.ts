@@ -1,4 +1,5 @@
-import { api, digestBytes, type Digest, type ErrorCode } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes, type Digest, type ErrorCode } from "@dpkg/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestKey } from "../../src/blob-store/layout.js";
 import { file, manifestOf } from "../helpers/push-data.js";

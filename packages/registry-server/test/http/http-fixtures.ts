@@ -1,4 +1,5 @@
-import { api, type Digest, type ErrorCode, type JsonObject } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { type Digest, type ErrorCode, type JsonObject } from "@dpkg/core";
 import type { LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import { manifestOf, tarOf, type TestFile } from "../helpers/push-data.js";

@@ -1,4 +1,5 @@
-import { api, digestBytes } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes } from "@dpkg/core";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";

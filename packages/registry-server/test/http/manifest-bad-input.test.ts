@@ -1,4 +1,5 @@
-import { api, digestBytes, type Digest, type ErrorCode } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes, type Digest, type ErrorCode } from "@dpkg/core";
 import { request } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import invalid from "../../../core/test/vectors/manifests-invalid.json" with { type: "json" };

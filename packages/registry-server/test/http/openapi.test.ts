@@ -1,4 +1,4 @@
-import { api } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry, type TestRegistry } from "../helpers/test-registry.js";
 

@@ -1,4 +1,5 @@
-import { api, digestBytes } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes } from "@dpkg/core";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUrlSigner } from "../../src/http/url-signer.js";

@@ -1,4 +1,5 @@
-import { api, digestBytes } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { digestBytes } from "@dpkg/core";
 import type { LightMyRequestResponse } from "fastify";
 import { connect } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

@@ -1,4 +1,5 @@
-import { api, type Digest } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { type Digest } from "@dpkg/core";
 import { receiveBlob } from "../../push/receive-blob.js";
 import { receivePack } from "../../push/receive-pack.js";
 import { readablePackage, writablePackage } from "../access.js";

@@ -1,4 +1,5 @@
-import { api, compilePathGlobs, parseQuery, parseRef, type QueryNode } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { compilePathGlobs, parseQuery, parseRef, type QueryNode } from "@dpkg/core";
 import { Readable } from "node:stream";
 import { manifestKey } from "../../blob-store/layout.js";
 import { readablePackage } from "../access.js";

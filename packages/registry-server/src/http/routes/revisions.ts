@@ -1,4 +1,5 @@
-import { api, type Digest } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { type Digest } from "@dpkg/core";
 import { streamBody } from "../stream-body.js";
 import { commitManifest } from "../../push/commit.js";
 import { callerName, writablePackage } from "../access.js";

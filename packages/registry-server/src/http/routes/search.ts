@@ -1,4 +1,4 @@
-import { api } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
 import { principalOf } from "../auth.js";
 import { grants } from "../principal.js";
 import type { RouteModule } from "../route-context.js";

@@ -1,4 +1,5 @@
-import { api, DpkgError, parseTag } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { DpkgError, parseTag } from "@dpkg/core";
 import Type from "typebox";
 import { callerName, readablePackage, writablePackage } from "../access.js";
 import { notFound } from "../principal.js";

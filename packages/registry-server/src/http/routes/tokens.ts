@@ -1,4 +1,5 @@
-import { api, DpkgError } from "@dpkg/core";
+import * as api from "@dpkg/core/api";
+import { DpkgError } from "@dpkg/core";
 import Type from "typebox";
 import { generateTokenSecret, hashTokenSecret, newTokenId } from "../../tokens.js";
 import { principalOf } from "../auth.js";
