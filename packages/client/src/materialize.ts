@@ -1,13 +1,14 @@
 import { createEntryOrderChecker, DpkgError, parentDirs, sortByPath, type Digest } from "@dpkg/core";
+import { lstatSync } from "node:fs";
 import { mkdir, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { onLocalDisk } from "./local-disk.js";
 import { blockedReason, DirGuard, entryTarget, ioError } from "./workspace/dest-guard.js";
 import { inspectRemoval, inspectTarget } from "./workspace/inspect-file.js";
-import { fileRecord, pendingRecord, type InstalledFile } from "./workspace/install-state.js";
+import { fileRecord, isRecordedFile, pendingRecord, type InstalledFile } from "./workspace/install-state.js";
 import type { LinkMode } from "./workspace/package-fields.js";
 import { FilePlacer, removePlaced } from "./workspace/place-file.js";
-import { runLimited } from "./run-limited.js";
+import { runLimited, YIELD_EVERY } from "./run-limited.js";
 
 /**
  * Turns a selection of entries into files under `dest`, in two steps. planMaterialize looks
@@ -80,6 +81,10 @@ const CONFLICTS_SHOWN = 5;
 export async function planMaterialize(options: PlanOptions): Promise<MaterializePlan> {
   const { dest, link, cache } = options;
   const previous = options.previous?.files ?? new Map<string, InstalledFile>();
+  const sync = await onLocalDisk(dest);
+  if (sync && options.previous?.link === link && (await allAsRecorded(dest, options.entries, previous))) {
+    return { dest, link, files: new Map(previous), write: [], remove: [], unchanged: previous.size, modified: [] };
+  }
   const entries = checkEntries(dest, options.entries);
   const selected = new Set(entries.map((e) => e.path));
   const leaving = [...previous.keys()].filter((p) => !selected.has(p));
@@ -88,7 +93,6 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
   const write: PlannedWrite[] = [];
   const conflicts: { path: string; reason: string }[] = [];
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const sync = await onLocalDisk(dest);
 
   // With synchronous lstats most of these tasks never wait for I/O; runLimited lets timers run between them.
   await runLimited(entries, limit, async (entry) => {
@@ -130,6 +134,33 @@ export async function planMaterialize(options: PlanOptions): Promise<Materialize
     } else if (verdict === "modified") modified.push(path);
   });
   return { dest, link, files, write: sortByPath(write), remove: remove.sort(), unchanged: entries.length - write.length, modified: modified.sort() };
+}
+
+/**
+ * Whether the entries are exactly the files dpkg recorded, each still the very file it left (lstat:
+ * kind, size, mtime, inode): the usual re-install, which then needs nothing written or removed. One
+ * synchronous pass, turning the event loop every YIELD_EVERY files, settles it at about one lstat per
+ * file; the full plan's per-file promises and folder probes cost about four times that. Any
+ * difference (a file missing or changed, another selection or revision) is left to the full plan.
+ */
+async function allAsRecorded(dest: string, entries: readonly MaterializeEntry[], recorded: ReadonlyMap<string, InstalledFile>): Promise<boolean> {
+  if (entries.length !== recorded.size) return false;
+  const seen = new Set<string>();
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const entry = entries[i]!;
+    const record = recorded.get(entry.path);
+    if (record === undefined || record.digest !== entry.digest || record.size !== entry.size || seen.has(entry.path)) return false;
+    seen.add(entry.path);
+    let st;
+    try {
+      st = lstatSync(entryTarget(dest, entry.path), { bigint: true, throwIfNoEntry: false });
+    } catch {
+      return false; // a path that cannot be looked at is for the full plan to report
+    }
+    if (st === undefined || !isRecordedFile(record, st)) return false;
+  }
+  return true;
 }
 
 /** Validates the entries as a manifest would be (paths, no duplicates, no file/folder clash) and orders them. */

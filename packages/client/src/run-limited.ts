@@ -50,4 +50,4 @@ export async function runLimited<T>(
 }
 
 /** Items started between two turns of the event loop. */
-const YIELD_EVERY = 1024;
+export const YIELD_EVERY = 1024;

@@ -112,6 +112,20 @@ describe("materialize: ownership", () => {
     expect((await stat(join(dest, "d/e/b.txt"))).mtimeMs).toBe(st.mtimeMs);
   });
 
+  it("a re-install whose entries are the recorded files but repeat a path is refused, not taken for unchanged", async () => {
+    const e = [await entry("a.txt", "A"), await entry("b.txt", "B")];
+    const first = await run(e);
+    await expectCode(run([e[0]!, { ...e[0]! }], first.files), "E_BAD_MANIFEST");
+  });
+
+  it("a recorded path that is not a valid entry path is refused on re-install, never looked up outside dest", async () => {
+    const a = await entry("a.txt", "A");
+    const first = await run([a]);
+    const record = first.files.get("a.txt")!;
+    const bad = { ...a, path: "../outside/a.txt" };
+    await expectCode(run([bad], new Map([[bad.path, record]])), "E_BAD_PATH");
+  });
+
   it("rewrites its own changed file, and adopts a user's file with the right content", async () => {
     const a = await entry("a.txt", "A");
     const first = await run([a]);
@@ -203,6 +217,18 @@ describe("materialize: a long plan leaves the event loop turning", () => {
     }
     // A turn of the loop per 1,024 entries (4 here); planned in one chain of microtasks, 1 or 2.
     expect(ticks).toBeGreaterThanOrEqual(3);
+
+    // The last file changed: the quick check finds it only at the end, and the full plan runs after it.
+    await rm(join(dest, "d/4999.txt"));
+    ticks = 0;
+    const again = setInterval(() => (ticks += 1), 0);
+    try {
+      const plan = await planMaterialize({ dest, entries, previous: { files: first.files, link: "copy" }, link: "copy", cache });
+      expect(plan).toMatchObject({ unchanged: 4999, write: [{ path: "d/4999.txt", absent: true }] });
+    } finally {
+      clearInterval(again);
+    }
+    expect(ticks).toBeGreaterThanOrEqual(6);
   });
 });
 
