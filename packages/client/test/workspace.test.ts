@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { findWorkspaceRoot } from "../src/workspace/find-root.js";
-import { listInstallStates, readInstallState, writeInstallState, type InstallState } from "../src/workspace/install-state.js";
+import { listInstallStates, readInstallState, writeInstallState, type InstalledFile, type InstallState } from "../src/workspace/install-state.js";
 import { parseLockfile, readLockfile, writeLockfile, type Lockfile } from "../src/workspace/lockfile.js";
 import { reconcile } from "../src/workspace/reconcile.js";
 import { parseWanted, readWanted, writeWanted } from "../src/workspace/wanted.js";
@@ -163,5 +163,32 @@ describe("install state", () => {
     await writeFile(join(tmp.path, ".dpkg/state/a/b.jsonl"), '{"version":1}\n');
     const err = await readInstallState(tmp.path, "a/b").catch((e: unknown) => e);
     expect(isDpkgError(err, "E_BAD_JSON") && err.hint).toContain("Delete");
+  });
+
+  it("reads a state larger than one read chunk (4 MiB): lines and multi-byte characters cut at a chunk's end come back whole", async () => {
+    // The first path's length is chosen so that byte 4 MiB is the second byte of an "é".
+    let state: InstallState | undefined;
+    let text = Buffer.alloc(0);
+    for (let pad = 0; pad < 8 && !(text.length > 4 << 20 && (text[4 << 20]! & 0xc0) === 0x80); pad++) {
+      const files = new Map<string, InstalledFile>();
+      for (let i = 0; i < 2_500; i++) {
+        const path = `données/${"x".repeat(i === 0 ? pad : 0)}${"é".repeat(1000)}${String(i).padStart(6, "0")}.tif`;
+        files.set(path, { digest: DIGEST, size: i, mtimeNs: String(1e18 + i), ino: String(i), symlink: i % 2 === 0 });
+      }
+      state = { package: "a/big", dest: "data/a/big", digest: DIGEST, link: "copy", complete: true, files };
+      await writeInstallState(tmp.path, state);
+      text = await readFile(join(tmp.path, ".dpkg/state/a/big.jsonl"));
+    }
+    expect(text[4 << 20]! & 0xc0).toBe(0x80);
+    expect(await readInstallState(tmp.path, "a/big")).toEqual(state);
+
+    // The last line without its newline is still read; a damaged line is named by its number.
+    await writeFile(join(tmp.path, ".dpkg/state/a/big.jsonl"), text.subarray(0, text.length - 1));
+    expect((await readInstallState(tmp.path, "a/big"))?.files.size).toBe(2_500);
+    const lines = text.toString("utf8").split("\n");
+    lines[2_000] = lines[2_000]!.slice(0, 10);
+    await writeFile(join(tmp.path, ".dpkg/state/a/big.jsonl"), lines.join("\n"));
+    const err = await readInstallState(tmp.path, "a/big").catch((e: unknown) => e);
+    expect(isDpkgError(err, "E_BAD_JSON") && err.message).toContain("line 2001 is damaged");
   });
 });

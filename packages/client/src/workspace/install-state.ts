@@ -1,7 +1,8 @@
 import { DpkgError, isDigest, type Digest } from "@dpkg/core";
 import type { BigIntStats } from "node:fs";
-import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { writeFileAtomic } from "./json-file.js";
 import { STATE_DIR, type LinkMode } from "./package-fields.js";
 
@@ -75,7 +76,7 @@ export async function readInstallState(root: string, pkg: string): Promise<Insta
   let state: InstallState | null = null;
   let n = 0;
   try {
-    for await (const line of handle.readLines({ encoding: "utf8" })) {
+    for await (const line of fileLines(handle)) {
       n += 1;
       if (line === "") continue;
       const value = JSON.parse(line) as Record<string, unknown>;
@@ -91,6 +92,31 @@ export async function readInstallState(root: string, pkg: string): Promise<Insta
     await handle.close();
   }
   return state;
+}
+
+const READ_CHUNK = 4 << 20;
+
+/**
+ * The file's lines, read in chunks of a few MiB. A no-op re-install reads this file first thing, and
+ * readline's per-line events cost ~60 ms for 5,000 lines in a fresh process, against ~20 ms here;
+ * the file is still never held whole (a million files' state is ~200 MB).
+ */
+async function* fileLines(handle: FileHandle): AsyncGenerator<string> {
+  const decoder = new StringDecoder("utf8");
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  let rest = "";
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
+    const text = rest + (bytesRead === 0 ? decoder.end() : decoder.write(buffer.subarray(0, bytesRead)));
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
+      yield text.slice(start, nl);
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+    if (bytesRead === 0) break;
+  }
+  if (rest !== "") yield rest;
 }
 
 function parseHeader(value: Record<string, unknown>): InstallState {
