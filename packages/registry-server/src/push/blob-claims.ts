@@ -18,11 +18,20 @@ export interface ClaimedBlob {
   ticket: number;
 }
 
-interface Claim {
-  owner: symbol;
+/** What uploads waiting for a claim are given, made when the first of them asks. */
+interface Waiters {
   settled: Promise<ClaimedBlob>;
   resolve(blob: ClaimedBlob): void;
   reject(err: unknown): void;
+}
+
+interface Claim {
+  owner: symbol;
+  /**
+   * Absent until another upload waits: almost every claim is settled with nobody waiting, and a
+   * promise per blob was thousands of promises and closures per push for the garbage collector.
+   */
+  waiters?: Waiters;
 }
 
 export class BlobClaims {
@@ -31,18 +40,13 @@ export class BlobClaims {
   /** Claims `digest` for `owner` and returns undefined, or returns another upload's pending claim on it. */
   claim(digest: Digest, owner: symbol): Promise<ClaimedBlob> | undefined {
     const existing = this.#claims.get(digest);
-    if (existing !== undefined && existing.owner !== owner) return existing.settled;
-    if (existing !== undefined) return undefined;
-    let resolve!: (blob: ClaimedBlob) => void;
-    let reject!: (err: unknown) => void;
-    const settled = new Promise<ClaimedBlob>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Nobody may be waiting when a claim fails; that must not be an unhandled rejection.
-    settled.catch(() => undefined);
-    this.#claims.set(digest, { owner, settled, resolve, reject });
-    return undefined;
+    if (existing === undefined) {
+      this.#claims.set(digest, { owner });
+      return undefined;
+    }
+    if (existing.owner === owner) return undefined;
+    existing.waiters ??= waiters();
+    return existing.waiters.settled;
   }
 
   /** The owner stored and recorded these blobs. */
@@ -51,7 +55,7 @@ export class BlobClaims {
       const claim = this.#claims.get(location.digest);
       if (claim?.owner !== owner) continue;
       this.#claims.delete(location.digest);
-      claim.resolve({ location, ticket });
+      claim.waiters?.resolve({ location, ticket });
     }
   }
 
@@ -60,11 +64,23 @@ export class BlobClaims {
     for (const [digest, claim] of this.#claims) {
       if (claim.owner !== owner) continue;
       this.#claims.delete(digest);
-      claim.reject(
+      claim.waiters?.reject(
         new DpkgError("E_UNAVAILABLE", `a concurrent upload of blob ${digest} failed before storing it; retry the upload`, {
           digest,
         }),
       );
     }
   }
+}
+
+function waiters(): Waiters {
+  let resolve!: (blob: ClaimedBlob) => void;
+  let reject!: (err: unknown) => void;
+  const settled = new Promise<ClaimedBlob>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A waiter may stop waiting (its own upload failed) before a claim fails: not an unhandled rejection.
+  settled.catch(() => undefined);
+  return { settled, resolve, reject };
 }
