@@ -23,8 +23,11 @@ export interface MemberBatchTarget {
 }
 
 export interface MemberBatch {
-  /** Queues a verified member; sorts the batch once it is full. */
-  add(digest: Digest, bytes: Uint8Array): Promise<void>;
+  /**
+   * Queues a verified member; true when the batch is full and must be sorted now (a plain call, not
+   * a promise per member: thousands arrive per upload).
+   */
+  add(digest: Digest, bytes: Uint8Array): boolean;
   /** Sorts what is queued: blobs nobody stored go into the pack, the others are granted or awaited. */
   sort(): Promise<void>;
 }
@@ -76,11 +79,12 @@ export function createMemberBatch(target: MemberBatchTarget): MemberBatch {
   };
 
   return {
-    async add(digest, bytes) {
-      if (queued.has(digest)) return;
-      queued.set(digest, bytes);
-      queuedBytes += bytes.byteLength;
-      if (queued.size >= MAX_MEMBERS || queuedBytes >= maxBytes) await sort();
+    add(digest, bytes) {
+      if (!queued.has(digest)) {
+        queued.set(digest, bytes);
+        queuedBytes += bytes.byteLength;
+      }
+      return queued.size >= MAX_MEMBERS || queuedBytes >= maxBytes;
     },
     sort,
   };

@@ -44,7 +44,8 @@ export interface ReceivePackResult {
   bytesWritten: number;
 }
 
-interface Member extends Expected {
+interface Member {
+  digest: Digest;
   size: number;
   name: string;
 }
@@ -75,9 +76,9 @@ export async function receivePack(
       if (member.size < largeBlobBytes) {
         const bytes = await reader.read(member.size);
         verifyBytes(bytes, member);
-        await batch.add(member.digest, bytes);
+        if (batch.add(member.digest, bytes)) await batch.sort();
       } else {
-        bytesWritten += await receiveLarge(ctx, member, reader.stream(member.size));
+        bytesWritten += await receiveLarge(ctx, { ...member, what: describe(member.name) }, reader.stream(member.size));
       }
       stored.set(member.digest, member.size);
       member = undefined;
@@ -103,7 +104,7 @@ export async function receivePack(
 }
 
 /** A member at or above the large-blob size: verified as it streams into its own object unless stored already. */
-async function receiveLarge(ctx: ReceivePackContext, member: Member, bytes: AsyncIterable<Uint8Array>): Promise<number> {
+async function receiveLarge(ctx: ReceivePackContext, member: Expected, bytes: AsyncIterable<Uint8Array>): Promise<number> {
   const digest = member.digest;
   if ((await ctx.meta.missingBlobs(ctx.namespace, [digest])).length === 0) {
     await drainVerified(bytes, member);
@@ -113,6 +114,11 @@ async function receiveLarge(ctx: ReceivePackContext, member: Member, bytes: Asyn
   const result = await storeVerified(ctx.blobs, blobKey(digest), bytes, member);
   await ctx.meta.recordBlobs(ctx.namespace, [wholeObjectLocation(digest, result.size)], ticket);
   return result.bytesWritten;
+}
+
+/** How errors name a member; built only for errors and large members, not for thousands of small ones. */
+function describe(name: string): string {
+  return `tar member ${JSON.stringify(name)}`;
 }
 
 /** Records, for this upload's namespace, the blobs other uploads packed while this one verified its copies. */
@@ -129,26 +135,25 @@ async function recordClaimed(ctx: ReceivePackContext, waiting: Map<Digest, Promi
 /** `blake3:<hex>` or `<hex>`, a regular file; anything else is refused before its bytes are read. */
 function parseMember(header: TarHeader): Member {
   const name = header.name;
-  const what = `tar member ${JSON.stringify(name)}`;
   if (header.type !== "file" && header.type !== "contiguous-file") {
-    throw new DpkgError("E_BAD_REQUEST", `${what} is a ${header.type}, not a regular file`, {
+    throw new DpkgError("E_BAD_REQUEST", `${describe(name)} is a ${header.type}, not a regular file`, {
       member: name,
     });
   }
   const digest = name.startsWith("blake3:") ? name : `blake3:${name}`;
   if (!isDigest(digest)) {
-    throw new DpkgError("E_BAD_REQUEST", `${what}: a member's name must be its digest (blake3:<64 hex> or <64 hex>)`, {
+    throw new DpkgError("E_BAD_REQUEST", `${describe(name)}: a member's name must be its digest (blake3:<64 hex> or <64 hex>)`, {
       member: name,
     });
   }
-  return { digest, size: header.size, name, what };
+  return { digest, size: header.size, name };
 }
 
 /** A small member's bytes, hashed in one call (as verifyStream would, with its errors). */
 function verifyBytes(bytes: Uint8Array, member: Member): void {
   const actual = digestBytes(bytes);
   if (actual !== member.digest) {
-    throw new DpkgError("E_INTEGRITY", `${member.what}: content hashes to ${actual}, expected ${member.digest}`, {
+    throw new DpkgError("E_INTEGRITY", `${describe(member.name)}: content hashes to ${actual}, expected ${member.digest}`, {
       expected: member.digest,
       actual,
     });
@@ -158,7 +163,7 @@ function verifyBytes(bytes: Uint8Array, member: Member): void {
 /** Whatever else broke while reading the archive is the client's fault. */
 function asUploadError(err: unknown, sourceError: unknown, member: Member | undefined): unknown {
   if (isDpkgError(err) || (sourceError !== undefined && err === sourceError)) return err;
-  const where = member === undefined ? "" : ` in ${member.what}`;
+  const where = member === undefined ? "" : ` in ${describe(member.name)}`;
   const reason = err instanceof Error ? err.message : String(err);
   return new DpkgError(
     "E_BAD_REQUEST",

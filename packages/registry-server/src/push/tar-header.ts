@@ -11,6 +11,8 @@ export interface TarHeader {
   type: string;
 }
 
+const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72];
+
 const TYPES: Record<number, string> = {
   0: "file",
   1: "link",
@@ -29,12 +31,16 @@ const TYPES: Record<number, string> = {
 
 /** The header in `block`, or what is wrong with it. */
 export function decodeHeader(block: Uint8Array): TarHeader | string {
+  // The checksum counts its own 8 bytes as spaces. Thousands of headers per upload: no branch per byte.
   let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += block[i]!;
   if (sum !== decodeNumber(block, 148, 8)) return "a header's checksum does not match (is this a tar archive?)";
-  const magic = decodeString(block, 257, 6, false);
-  const ustar = magic === "ustar\u0000";
-  if (!ustar && !(magic === "ustar " && block[263] === 0x20 && block[264] === 0)) return "a header is in no tar format this registry reads";
+  // "ustar\0" (POSIX) or "ustar  \0" (GNU), compared as bytes rather than decoded.
+  let magic = true;
+  for (let i = 0; i < USTAR.length; i++) if (block[257 + i] !== USTAR[i]) magic = false;
+  const ustar = magic && block[262] === 0;
+  if (!ustar && !(magic && block[262] === 0x20 && block[263] === 0x20 && block[264] === 0)) return "a header is in no tar format this registry reads";
   let name = decodeString(block, 0, 100);
   if (ustar && block[345] !== 0) name = `${decodeString(block, 345, 155)}/${name}`;
   const flag = block[156] === 0 ? 0 : block[156]! - 0x30;
@@ -68,7 +74,9 @@ function decodeNumber(block: Uint8Array, offset: number, length: number): number
 export function decodeString(bytes: Uint8Array, offset: number, length: number, stopAtNul = true): string {
   let end = offset + length;
   if (stopAtNul) for (let i = offset; i < end; i++) if (bytes[i] === 0) end = i;
-  return Buffer.from(bytes.buffer, bytes.byteOffset + offset, end - offset).toString(stopAtNul ? "utf8" : "latin1");
+  // Header blocks are usually views of a request's Buffer: decoded in place, without a view per string.
+  const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString(stopAtNul ? "utf8" : "latin1", offset, end);
 }
 
 /** Pax records: `<length> <key>=<value>\n`, the length in bytes and counting the whole record. */
