@@ -61,4 +61,19 @@ describe("push and lifecycle on S3", () => {
     const later = new Date(Date.now() + 25 * 3600 * 1000);
     expect((await gc({ blobs, meta, now: later })).garbage).toHaveLength(3);
   });
+
+  it("stores a pack built across several part-sized buffers as a multipart upload of those buffers", async () => {
+    // 3 MiB blobs in 5 MiB buffers: blobs straddle buffers, and the pack ends inside its third buffer.
+    const small = blobsOfSizes(3 * MIB, 3 * MIB, 3 * MIB, 3 * MIB - 7);
+    const ctx = { blobs, meta, namespace: "parts", packBytes: 64 * MIB, largeBlobBytes: 4 * MIB };
+    const result = await receivePack(chunked(await tarOf(small), 256 * 1024), ctx);
+    expect(result.stored).toHaveLength(4);
+    expect(await meta.missingBlobs("parts", small.map(digestOf))).toEqual([]);
+    const scrub = await verify({ blobs, meta });
+    expect(scrub.problems).toEqual([]);
+    const listed = [];
+    for await (const o of blobs.list("packs/")) if (o.key.endsWith(".pack") && o.size === 12 * MIB - 7) listed.push(o.key);
+    expect(listed).toHaveLength(1);
+    expect((await readObject(blobs, listed[0]!)).equals(Buffer.concat(small))).toBe(true);
+  });
 });
