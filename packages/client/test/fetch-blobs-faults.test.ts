@@ -104,6 +104,21 @@ describe("fetchBlobs: damaged stores, interrupted and resumed downloads", () => 
     expect(await readdir(cache.tmpDir)).toEqual([]);
   });
 
+  it.each([
+    { files: 3, victim: 0 },
+    { files: 3, victim: 2 },
+    { files: 12, victim: 11 },
+    { files: 12, victim: 3 },
+  ])("rejects a flipped byte in blob $victim of a pack read of $files, wherever its check ends among the writes in flight", async ({ files: n, victim }) => {
+    const files = Array.from({ length: n }, (_, i) => file(`g/${i}.bin`, randomBytes(2500 + i)));
+    const pkg = await push(files);
+    await flipStoredByte(digestBytes(files[victim]!.bytes), 10);
+    const err = await rejection(fetchBlobs(reader(), cache, pkg, wanted(files)));
+    expect(err.code).toBe("E_INTEGRITY");
+    expect(err.details.path).toBe(`g/${victim}.bin`);
+    expect(await cache.hasBlob(digestBytes(files[victim]!.bytes))).toBe(false);
+  });
+
   it("rejects a flipped byte in a large blob read in ranges, and deletes the partial download", async () => {
     const big = file("scans/big.raw", randomBytes(3 * MIB));
     const pkg = await push([big]);

@@ -1,6 +1,5 @@
 import { ByteReader } from "./byte-reader.js";
 import { type FetchContext, type LocatedBlob, type LocatedGroup } from "./fetch-context.js";
-import { settleAll } from "./limiter.js";
 import { asDpkgError, backoff, isTransient, isUrlRejected } from "./transient.js";
 
 /** Blobs up to this size are read into memory and written in parallel (their fsyncs overlap). */
@@ -42,15 +41,24 @@ async function readOnce(ctx: FetchContext, group: LocatedGroup, pending: Located
   const body = await ctx.client.readRange(group.url, from, group.end);
   const reader = new ByteReader(body, group.end - from, ctx.what(pending[0]!.digest));
   const writes = new Set<Promise<void>>();
+  // A write leaves `writes` as it settles, so its failure (bytes that do not match their digest) is
+  // kept here: a failure no later await happened to observe would otherwise pass for success.
+  let failed: { reason: unknown } | undefined;
   try {
     for (const blob of [...pending]) {
+      if (failed !== undefined) break;
       // Offsets are relative to the group; the reader counts from `from`.
       await reader.skipTo(blob.offset - first);
       if (blob.size <= BUFFERED_BLOB_BYTES) {
         const bytes = await reader.read(blob.size);
         markRead(blob);
-        const write: Promise<void> = ctx.put(blob, [bytes]).finally(() => writes.delete(write));
-        write.catch(() => undefined); // observed below, by race or settleAll
+        const write: Promise<void> = ctx.put(blob, [bytes]).then(
+          () => void writes.delete(write),
+          (reason: unknown) => {
+            writes.delete(write);
+            failed ??= { reason };
+          },
+        );
         writes.add(write);
         if (writes.size >= WRITES_IN_FLIGHT) await Promise.race(writes);
       } else {
@@ -60,6 +68,7 @@ async function readOnce(ctx: FetchContext, group: LocatedGroup, pending: Located
     }
   } finally {
     await reader.close();
-    await settleAll([...writes]);
+    await Promise.all([...writes]); // they never reject: see `failed`
   }
+  if (failed !== undefined) throw failed.reason;
 }
