@@ -48,6 +48,7 @@ export const REGISTRY_CALLS: readonly { method?: string; path: RegExp }[] = [
   { method: "POST", path: /\/blobs\/missing$/ },
   { method: "PUT", path: /\/blobs\/pack$/ },
   { method: "PUT", path: /\/blobs\/blake3:/ },
+  { method: "PUT", path: /\/manifests\// },
   { method: "POST", path: /\/revisions\?/ },
   { method: "GET", path: /\/resolve\// },
   { method: "GET", path: /\/manifest$/ },

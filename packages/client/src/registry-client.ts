@@ -275,10 +275,25 @@ export class RegistryClient {
     }, "UploadResponse");
   }
 
+  /**
+   * Stages a manifest ahead of its commit: the registry checks, indexes and stores it, and nothing is
+   * visible until `commit(pkg, digest, null)` commits it by digest.
+   */
+  stageManifest(pkg: PackageName, digest: Digest, manifest: () => Readable): Promise<api.StageResponse> {
+    return this.json({
+      method: "PUT",
+      path: `${pkgPath(pkg)}/manifests/${digest}`,
+      body: manifest,
+      contentType: CONTENT_TYPES.manifest,
+      idempotent: true, // staging the same bytes again changes nothing
+    }, "StageResponse");
+  }
+
+  /** Commits the manifest sent as the body, or (`manifest` null) the one staged under `digest` (else E_NOT_STAGED). */
   commit(
     pkg: PackageName,
     digest: Digest,
-    manifest: () => Readable,
+    manifest: (() => Readable) | null,
     options: { message?: string; tags?: string[]; expectParent?: Digest | "none"; noLatest?: boolean } = {},
   ): Promise<api.CommitResponse> {
     return this.json({
@@ -291,8 +306,7 @@ export class RegistryClient {
         expectParent: options.expectParent,
         noLatest: options.noLatest ? "true" : undefined,
       },
-      body: manifest,
-      contentType: CONTENT_TYPES.manifest,
+      ...(manifest === null ? {} : { body: manifest, contentType: CONTENT_TYPES.manifest }),
       // A commit that reached the server and is sent again either finds its revision unchanged or,
       // with --expect-parent, conflicts; it never records twice.
       idempotent: true,

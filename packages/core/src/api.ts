@@ -87,6 +87,14 @@ export const CommitQuery = Type.Object(
 );
 export type CommitQuery = Static<typeof CommitQuery>;
 
+/** A manifest staged ahead of its commit: checked against its digest, indexed, stored, not yet visible. */
+export const StageResponse = Type.Object({
+  digest: DigestSchema,
+  entryCount: Type.Integer({ minimum: 0 }),
+  totalSize: Type.Integer({ minimum: 0 }),
+});
+export type StageResponse = Static<typeof StageResponse>;
+
 export const Revision = Type.Object({
   digest: DigestSchema,
   parent: Type.Union([DigestSchema, Type.Null()]),

@@ -39,6 +39,7 @@ export const ERROR_CATALOG = {
   },
   E_SIZE_MISMATCH: { status: 422, hint: "The bytes sent do not have the size that was declared for them." },
   E_MISSING_BLOBS: { status: 409, hint: "Upload the missing blobs first, then commit again (dpkg push resumes)." },
+  E_NOT_STAGED: { status: 404, hint: "Send the manifest with the commit, or stage it first (dpkg push does either itself)." },
   E_UNAUTHORIZED: { status: 401, hint: "Pass a token with --token or DPKG_TOKEN, or run 'dpkg login'." },
   E_FORBIDDEN: { status: 403, hint: "Ask an admin for a token that grants this on the namespace." },
   E_NOT_FOUND: { status: 404, hint: "Check the name and ref; 'dpkg search' lists what you can read." },

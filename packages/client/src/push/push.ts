@@ -107,17 +107,28 @@ export async function push(options: PushOptions): Promise<PushReport> {
   let summary: ManifestSummary;
   let manifestBytes: Uint8Array[] | undefined;
   let distinct: Map<Digest, UploadBlob>;
+  // A factory: a retried request sends the manifest again (encoded again when it was too large to keep).
+  const manifestBody = (): Readable => Readable.from(manifestBytes ?? encodeManifest(header, entries), { objectMode: false });
+  let staging: Promise<boolean> | undefined;
   try {
     hashed = await run.hashed;
     progress.hashed();
     entries = hashed.map(({ path, size, digest, meta }) => (meta === undefined ? { path, size, digest } : { path, size, digest, meta }));
     distinct = new Map();
     for (const file of hashed) if (!distinct.has(file.digest)) distinct.set(file.digest, file);
-    // Built while the last blobs are still on their way.
+    // Built, and staged on the registry, while the last blobs are still on their way: the registry's
+    // work on the manifest (checking, indexing, storing it) is then off the path between the last blob
+    // stored and the revision. A registry that cannot stage it gets it with the commit instead.
     ({ summary, bytes: manifestBytes } = await summarizeManifestKeeping(header, entries));
+    staging = client.stageManifest(pkg, summary.digest, manifestBody).then(
+      () => true,
+      () => false,
+    );
   } finally {
+    await staging; // never rejects: a manifest not staged goes with the commit
     await run.sent();
   }
+  let staged = await staging;
 
   const sendMissing = async (): Promise<void> => {
     // Only after a refused commit: the bytes are no longer in memory, so files are read (and checked) again.
@@ -130,21 +141,25 @@ export async function push(options: PushOptions): Promise<PushReport> {
   };
 
   let committed: Awaited<ReturnType<RegistryClient["commit"]>>;
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1; ; ) {
     progress.committing(summary);
     try {
-      committed = await client.commit(
-        pkg,
-        summary.digest,
-        // A factory: a retried commit sends the manifest again (encoded again when it was too large to keep).
-        () => Readable.from(manifestBytes ?? encodeManifest(header, entries), { objectMode: false }),
-        { message: options.message, tags: options.tags, expectParent: options.expectParent },
-      );
+      committed = await client.commit(pkg, summary.digest, staged === true ? null : manifestBody, {
+        message: options.message,
+        tags: options.tags,
+        expectParent: options.expectParent,
+      });
       break;
     } catch (err) {
+      // Staged, and gone since (or never stored): the manifest goes with the commit.
+      if (staged === true && isDpkgError(err, "E_NOT_STAGED")) {
+        staged = false;
+        continue;
+      }
       // Blobs found stored (or just sent) may have been garbage collected before the manifest named
       // them. The refused commit left the manifest staged, which keeps what is sent now from gc.
       if (!isDpkgError(err, "E_MISSING_BLOBS") || attempt >= COMMIT_ATTEMPTS) throw err;
+      attempt += 1;
       await sendMissing();
     }
   }

@@ -5,6 +5,8 @@ export interface RecordedRequest {
   path: string;
   /** The Range header, as [start, end) of the object, or null. */
   range: [number, number] | null;
+  /** Whether the request carried a body. */
+  body: boolean;
 }
 
 /**
@@ -27,7 +29,7 @@ export function recordingDispatcher(base?: Dispatcher): {
     const headers = (opts.headers ?? {}) as Record<string, string | undefined>;
     if (headers.range !== undefined) rangeHeaders.push(headers.range);
     const m = /^bytes=(\d+)-(\d+)$/.exec(headers.range ?? "");
-    requests.push({ method: opts.method, path: opts.path, range: m === null ? null : [Number(m[1]), Number(m[2]) + 1] });
+    requests.push({ method: opts.method, path: opts.path, range: m === null ? null : [Number(m[1]), Number(m[2]) + 1], body: opts.body != null });
     return dispatch(opts, handler);
   });
   return {

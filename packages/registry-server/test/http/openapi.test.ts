@@ -45,6 +45,7 @@ describe("OpenAPI description", () => {
       `get ${PKG}`,
       `get ${PKG}/revisions`,
       `post ${PKG}/revisions`,
+      `put ${PKG}/manifests/{digest}`,
       `get ${PKG}/resolve/{ref}`,
       `get ${PKG}/revisions/{digest}/manifest`,
       `get ${PKG}/revisions/{digest}/entries`,
