@@ -13,7 +13,6 @@ import type { TestRegistryServer } from "./helpers/registry-server.js";
 import { bigBytes, collect as all, rejection, writeTree } from "./helpers/test-utils.js";
 
 const MIB = 1024 * 1024;
-type RecordingOrMock = ConstructorParameters<typeof RegistryClient>[0]["dispatcher"];
 
 describe("push: failures, resume, concurrency", () => {
   const fixture = useRegistryAndFolder("dpkg-push-resume");
@@ -146,62 +145,53 @@ describe("push: failures, resume, concurrency", () => {
   });
 
   describe("the manifest is staged while the last blobs are sent, then committed by digest", () => {
-    const pushThrough = async (dispatcher: RecordingOrMock, name: string) => {
+    const calls = (requests: { method: string; path: string; body: boolean }[]) =>
+      requests.filter((r) => /\/(manifests|revisions)/.test(r.path)).map((r) => `${r.method} ${r.path.split("?")[0]!.replace(/blake3:[0-9a-f]+/, "D")} ${r.body ? "body" : "none"}`);
+
+    /**
+     * Pushes a small folder to stage/NAME through a recording dispatcher, where `fake` (if any) answers
+     * the first matching request with a 404 of its code; checks the revision and returns the manifest calls.
+     */
+    const pushRecorded = async (name: string, fake?: { method: string; path: RegExp; code: string }): Promise<string[]> => {
       const dir = join(tmp.path, "data");
       await writeTree(dir, { "a.txt": "staged early", "d/b.txt": "and committed later" });
       const pkg = { namespace: "stage", name };
-      const through = new RegistryClient({ url: reg.url, token: reg.token, dispatcher });
+      const mock = new MockAgent({ agent: new Agent() });
+      mock.enableNetConnect(new URL(reg.url).host);
+      if (fake !== undefined) {
+        mock.get(new URL(reg.url).origin).intercept({ path: fake.path, method: fake.method }).reply(404, { code: fake.code, message: "faked" }).times(1);
+      }
+      const rec = recordingDispatcher(mock);
+      const through = new RegistryClient({ url: reg.url, token: reg.token, dispatcher: rec.dispatcher });
       try {
         const report = await push({ client: through, dir, pkg, message: "m" });
         expect(await revisions(pkg)).toEqual([report.digest]);
         expect((await client.log(pkg))[0]).toMatchObject({ message: "m", entryCount: 2 });
-        return report;
+        expect(mock.pendingInterceptors()).toEqual([]);
+        return calls(rec.requests);
       } finally {
         await through.close();
+        await mock.close();
       }
     };
-    const calls = (requests: { method: string; path: string; body: boolean }[]) =>
-      requests.filter((r) => /\/(manifests|revisions)/.test(r.path)).map((r) => `${r.method} ${r.path.split("?")[0]!.replace(/blake3:[0-9a-f]+/, "D")} ${r.body ? "body" : "none"}`);
 
     it("sends the manifest once, ahead of a commit without a body", async () => {
-      const rec = recordingDispatcher();
-      try {
-        await pushThrough(rec.dispatcher, "early");
-        expect(calls(rec.requests)).toEqual(["PUT /v1/packages/stage/early/manifests/D body", "POST /v1/packages/stage/early/revisions none"]);
-      } finally {
-        await rec.close();
-      }
+      expect(await pushRecorded("early")).toEqual(["PUT /v1/packages/stage/early/manifests/D body", "POST /v1/packages/stage/early/revisions none"]);
     });
 
     it("a registry that cannot stage gets the manifest with the commit", async () => {
-      const mock = new MockAgent({ agent: new Agent() });
-      mock.enableNetConnect(new URL(reg.url).host);
-      mock.get(new URL(reg.url).origin).intercept({ path: /\/manifests\//, method: "PUT" }).reply(404, { code: "E_NOT_FOUND", message: "no such route" });
-      const rec = recordingDispatcher(mock);
-      try {
-        await pushThrough(rec.dispatcher, "old");
-        expect(calls(rec.requests)).toEqual(["PUT /v1/packages/stage/old/manifests/D body", "POST /v1/packages/stage/old/revisions body"]);
-      } finally {
-        await mock.close();
-      }
+      expect(await pushRecorded("old", { method: "PUT", path: /\/manifests\//, code: "E_NOT_FOUND" })).toEqual([
+        "PUT /v1/packages/stage/old/manifests/D body",
+        "POST /v1/packages/stage/old/revisions body",
+      ]);
     });
 
     it("a staged manifest gone by commit time (E_NOT_STAGED) is sent with the commit", async () => {
-      const mock = new MockAgent({ agent: new Agent() });
-      mock.enableNetConnect(new URL(reg.url).host);
-      mock.get(new URL(reg.url).origin).intercept({ path: /\/revisions\?/, method: "POST" }).reply(404, { code: "E_NOT_STAGED", message: "gone" }).times(1);
-      const rec = recordingDispatcher(mock);
-      try {
-        await pushThrough(rec.dispatcher, "gone");
-        expect(calls(rec.requests)).toEqual([
-          "PUT /v1/packages/stage/gone/manifests/D body",
-          "POST /v1/packages/stage/gone/revisions none",
-          "POST /v1/packages/stage/gone/revisions body",
-        ]);
-        expect(mock.pendingInterceptors()).toEqual([]);
-      } finally {
-        await mock.close();
-      }
+      expect(await pushRecorded("gone", { method: "POST", path: /\/revisions\?/, code: "E_NOT_STAGED" })).toEqual([
+        "PUT /v1/packages/stage/gone/manifests/D body",
+        "POST /v1/packages/stage/gone/revisions none",
+        "POST /v1/packages/stage/gone/revisions body",
+      ]);
     });
   });
 
