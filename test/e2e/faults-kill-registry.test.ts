@@ -95,11 +95,12 @@ describe("kill -9 of the registry", () => {
     await writeTree(folder, tree);
     const env = dpkgEnv({ home: home.path, registry: proxy.url, token: registry.token });
 
-    // The commit's manifest streams at full speed up to about entry 5,200, then trickles.
+    // The manifest streams at full speed up to about entry 5,200, then trickles. It travels when the
+    // push stages it (PUT .../manifests/DIGEST); a push whose staging failed sends it with the commit.
     proxy.setRules([
       {
-        method: "POST",
-        path: /\/revisions\?/,
+        method: "PUT",
+        path: /\/manifests\//,
         fault: { kind: "slow", bytesPerSecond: 20_000, direction: "request", after: 5_200 * ENTRY_LINE_BYTES },
       },
     ]);
