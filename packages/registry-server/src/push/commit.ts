@@ -7,7 +7,7 @@ import {
   type PackageName,
 } from "@dpkg/core";
 import { createReadStream } from "node:fs";
-import { open, rm, stat } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { BlobStore } from "../blob-store/blob-store.js";
@@ -53,9 +53,9 @@ export type StageDeps = Omit<CommitDeps, "flushOutbox" | "now">;
  * to the bucket and recorded as a revision, in one index transaction. Until then nothing is visible.
  */
 export async function commitManifest(body: AsyncIterable<Uint8Array>, req: CommitRequest, deps: CommitDeps): Promise<CommitResult> {
-  return withReceivedManifest(body, req, deps, async (tmp) => {
+  return withReceivedManifest(body, req, deps, async (tmp, summary) => {
     await checkBlobs(req, deps);
-    await putWhole(deps.blobs, manifestKey(req.digest), () => createReadStream(tmp), (await stat(tmp)).size);
+    await putWhole(deps.blobs, manifestKey(req.digest), () => createReadStream(tmp), summary.byteLength);
     return record(req, deps);
   });
 }
