@@ -45,7 +45,8 @@ export interface Context {
   clientOrOffline(): Promise<RegistryClient | null>;
   tokenSource(): Promise<TokenSource>;
   cache(): ContentCache;
-  progress(label: string): Progress;
+  /** Runs `work` with a progress line on stderr (a terminal's, unless --quiet or --json), taken off when it ends. */
+  withProgress<T>(label: string, work: (progress: Progress) => Promise<T>): Promise<T>;
   /** A warning on stderr (suppressed by --quiet and --json). */
   warn(message: string): void;
   /** A human-facing note on stderr, e.g. what was done besides the result (suppressed likewise). */
@@ -107,9 +108,13 @@ export function createContext(io: Io, options: GlobalOptions): Context {
     cache() {
       return (cache ??= new ContentCache(defaultCacheDir(env)));
     },
-    progress(label) {
-      const enabled = io.stderr.isTTY === true && !quietStderr;
-      return createProgress({ stream: io.stderr, label, enabled });
+    async withProgress(label, work) {
+      const progress = createProgress({ stream: io.stderr, label, enabled: io.stderr.isTTY === true && !quietStderr });
+      try {
+        return await work(progress);
+      } finally {
+        progress.done();
+      }
     },
     warn(message) {
       if (!quietStderr) io.stderr.write(`${colorsFor(io.stderr, env).yellow("warning")}: ${message}\n`);

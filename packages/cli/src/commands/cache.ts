@@ -52,16 +52,12 @@ function subcommands(y: Argv<GlobalArgs>, select: (run: Run) => void): Argv<Glob
           .example("$0 cache verify --keep-damaged --json", "only report, machine-readable"),
       (args) =>
         select(async (ctx) => {
-          const progress = ctx.progress("verify cache");
-          let report: CacheVerifyReport;
-          try {
-            report = await ctx.cache().verify({
+          const report: CacheVerifyReport = await ctx.withProgress("verify cache", (progress) =>
+            ctx.cache().verify({
               keepDamaged: args.keepDamaged,
               onProgress: (p) => progress.update({ files: p.files, bytes: p.bytes }),
-            });
-          } finally {
-            progress.done();
-          }
+            }),
+          );
           const bad = report.damaged.length;
           const fate = report.removed === bad ? "removed; the next install fetches them again" : "left in place (--keep-damaged)";
           return {

@@ -42,10 +42,8 @@ export const installCommand: RegisterCommand = (y, select) =>
         .example("$0 install mypkg/images --lazy", "pin only; open() fetches entries when code reads them"),
     (args) =>
       select(async (ctx) => {
-        const progress = ctx.progress("install");
-        let report: InstallReport;
-        try {
-          report = await install({
+        const report: InstallReport = await ctx.withProgress("install", async (progress) =>
+          install({
             client: await ctx.clientOrOffline(),
             cache: ctx.cache(),
             cwd: ctx.cwd,
@@ -59,10 +57,8 @@ export const installCommand: RegisterCommand = (y, select) =>
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(fetchSnapshot(p)),
             onWait: (lock) => ctx.note(`waiting for another dpkg working in this workspace (${lock})`),
-          });
-        } finally {
-          progress.done();
-        }
+          }),
+        );
         return { json: report, human: (out) => describeInstall(out, report) };
       }),
   );

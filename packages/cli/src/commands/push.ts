@@ -50,10 +50,8 @@ export const pushCommand: RegisterCommand = (y, select) =>
         const meta = args.meta === undefined ? undefined : await readMetaFile(args.meta);
         const entryMeta = args.entryMeta === undefined ? undefined : await readEntryMetaFile(args.entryMeta);
         const client = await ctx.client("dpkg push");
-        const progress = ctx.progress("push");
-        let report: PushReport;
-        try {
-          report = await push({
+        const report: PushReport = await ctx.withProgress("push", (progress) =>
+          push({
             client,
             dir: args.dir,
             pkg,
@@ -67,10 +65,8 @@ export const pushCommand: RegisterCommand = (y, select) =>
             onProgress: (p) => progress.update(p),
             warn: (m) => ctx.warn(m),
             cache: ctx.cache(),
-          });
-        } finally {
-          progress.done();
-        }
+          }),
+        );
         return { json: report, human: (out) => describePush(out, report) };
       }),
   );

@@ -14,10 +14,8 @@ export const updateCommand: RegisterCommand = (y, select) =>
         .example("$0 update mypkg/images --json", "one package, machine-readable"),
     (args) =>
       select(async (ctx) => {
-        const progress = ctx.progress("update");
-        let result: UpdateReport;
-        try {
-          result = await update({
+        const result: UpdateReport = await ctx.withProgress("update", async (progress) =>
+          update({
             client: await ctx.client("dpkg update"),
             cache: ctx.cache(),
             cwd: ctx.cwd,
@@ -25,10 +23,8 @@ export const updateCommand: RegisterCommand = (y, select) =>
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(fetchSnapshot(p)),
             onWait: (lock) => ctx.note(`waiting for another dpkg working in this workspace (${lock})`),
-          });
-        } finally {
-          progress.done();
-        }
+          }),
+        );
         return {
           json: result,
           async human(out) {

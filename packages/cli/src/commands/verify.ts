@@ -18,20 +18,16 @@ export const verifyCommand: RegisterCommand = (y, select) =>
         .example("$0 verify data/mypkg/images --json", "check one install folder, machine-readable"),
     (args) =>
       select(async (ctx) => {
-        const progress = ctx.progress("verify");
-        let report: VerifyReport;
-        try {
-          report = await verifyWorkspace({
+        const report: VerifyReport = await ctx.withProgress("verify", async (progress) =>
+          verifyWorkspace({
             cwd: ctx.cwd,
             dir: args.dir,
             cache: ctx.cache(),
             client: await ctx.clientOrOffline(),
             concurrency: ctx.concurrency,
             onProgress: (p) => progress.update(p),
-          });
-        } finally {
-          progress.done();
-        }
+          }),
+        );
         const bad = report.packages.reduce((n, p) => n + p.mismatches.length, 0);
         return {
           json: report,
