@@ -1,5 +1,5 @@
 import { digestBytes, isDpkgError } from "@dpkg/core";
-import { chmod, lstat, mkdir, readFile, readlink, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, readlink, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
@@ -97,6 +97,24 @@ describe("materialize: a hostile entry list never writes outside dest", () => {
     const second = await run([], first.files);
     expect(second.removed).toBe(0);
     expect(await readFile(join(outside, "x.txt"), "utf8")).toBe("x");
+  });
+
+  it("a re-install never writes through a folder moved out and linked back, even when its files are the ones recorded", async () => {
+    const e = [await entry("d/x.txt", "x"), await entry("d/y.txt", "y")];
+    const first = await run(e);
+    const moved = join(outside, "d");
+    await rename(join(dest, "d"), moved);
+    await symlink(moved, join(dest, "d"));
+    const before = await readdir(moved);
+    // The very files recorded (same inodes, mtimes), reached through the link: nothing to write.
+    expect(await run(e, first.files)).toMatchObject({ written: 0, removed: 0, unchanged: 2 });
+    // One of them changed: the full plan runs, and refuses the link rather than write through it.
+    await chmod(join(moved, "y.txt"), 0o644);
+    await writeFile(join(moved, "y.txt"), "changed");
+    expect(isDpkgError(await run(e, first.files).catch((err: unknown) => err), "E_CONFLICT")).toBe(true);
+    expect(await readFile(join(moved, "y.txt"), "utf8")).toBe("changed");
+    expect(await readdir(moved)).toEqual(before);
+    expect((await lstat(join(dest, "d"))).isSymbolicLink()).toBe(true);
   });
 });
 
