@@ -89,14 +89,15 @@ function shapeError(where: string, problem: string): DpkgError {
 }
 
 /**
- * Attaches metadata to entries by path. A path in `entryMeta` that names no pushed file is an error
- * (naming it): a typo would otherwise silently publish data without its labels.
+ * Attaches metadata to entries by path, in place (the entries are the push's own walked files: a
+ * copy of each would be one more object per file). A path in `entryMeta` that names no pushed file is
+ * an error (naming it): a typo would otherwise silently publish data without its labels.
  */
 export function applyEntryMeta<T extends { path: string }>(
-  entries: readonly T[],
+  entries: (T & { meta?: JsonObject })[],
   entryMeta: ReadonlyMap<string, JsonObject> | undefined,
 ): (T & { meta?: JsonObject })[] {
-  if (entryMeta === undefined || entryMeta.size === 0) return [...entries];
+  if (entryMeta === undefined || entryMeta.size === 0) return entries;
   const known = new Set(entries.map((e) => e.path));
   const unknown = [...entryMeta.keys()].filter((p) => !known.has(p));
   if (unknown.length > 0) {
@@ -109,8 +110,9 @@ export function applyEntryMeta<T extends { path: string }>(
       { hint: "Paths are relative to the pushed folder, '/'-separated; excluded files, symlinks out of the folder and special files are not pushed." },
     );
   }
-  return entries.map((e) => {
+  for (const e of entries) {
     const meta = entryMeta.get(e.path);
-    return meta === undefined ? e : { ...e, meta };
-  });
+    if (meta !== undefined) e.meta = meta;
+  }
+  return entries;
 }

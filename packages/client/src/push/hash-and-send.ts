@@ -4,7 +4,8 @@
  * bytes in memory (the bytes hashed are the bytes sent; the registry verifies them again), while the
  * next batches are read. Large files are hashed as they stream, then sent by reading them again with
  * every chunk checked against the digest, each as soon as its hash is known. Each distinct blob is
- * asked about and sent once. Memory: the batches held (being sent or waiting for a request slot) are
+ * asked about and sent once. The digest and size read are recorded on the caller's file objects
+ * themselves (one object per file for the whole push, which for a million files is what counts). Memory: the batches held (being sent or waiting for a request slot) are
  * at most `uploadConcurrency + 1`, of at most BATCH_BYTES each; large files are streamed.
  */
 import type { Digest, PackageName } from "@dpkg/core";
@@ -99,6 +100,15 @@ interface Run<T extends WalkedFile> extends HashAndSendOptions<T> {
   asking: Set<Promise<unknown>>;
 }
 
+/** Records file `i`'s digest and the size actually read, on the file object itself. */
+function recordHashed<T extends WalkedFile>(run: Run<T>, i: number, digest: Digest, size: number): T & HashedFile {
+  const file = run.files[i]! as T & HashedFile;
+  file.digest = digest;
+  file.size = size;
+  run.out[i] = file;
+  return file;
+}
+
 /** Asks the registry which of `digests` it lacks. */
 async function lacking<T extends WalkedFile>(run: Run<T>, digests: Digest[]): Promise<Set<Digest>> {
   const answer = run.client.missing(run.pkg, digests);
@@ -136,8 +146,7 @@ async function reuseKnown<T extends WalkedFile>(run: Run<T>, known: (file: T) =>
     }
     run.asked.add(digest);
     for (const i of indexes) {
-      const file = run.files[i]!;
-      run.out[i] = { ...file, digest };
+      const file = recordHashed(run, i, digest, run.files[i]!.size);
       run.counts.hashed.files += 1;
       run.counts.hashed.bytes += file.size;
       run.counts.reused.files += 1;
@@ -157,7 +166,7 @@ async function largeLane<T extends WalkedFile>(run: Run<T>, indexes: readonly nu
       counts.hashed.bytes += n;
       changed();
     });
-    run.out[i] = { ...file, size, digest };
+    recordHashed(run, i, digest, size);
     counts.hashed.files += 1;
     changed();
     if (run.asked.has(digest)) return;
@@ -201,8 +210,7 @@ async function smallLane<T extends WalkedFile>(run: Run<T>, indexes: readonly nu
       );
       const fresh: BatchMember[] = [];
       members.forEach((m, k) => {
-        const i = batch[k]!;
-        run.out[i] = { ...files[i]!, size: m.size, digest: m.digest };
+        recordHashed(run, batch[k]!, m.digest, m.size);
         if (run.asked.has(m.digest)) return;
         run.asked.add(m.digest);
         fresh.push(m);

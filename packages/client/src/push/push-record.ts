@@ -4,6 +4,12 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../workspace/json-file.js";
 import type { FileStamp, WalkedFile } from "./walk.js";
 
+/** What the record holds of a file: the parsed line itself, checked (one object per file). */
+interface KnownFile extends FileStamp {
+  size: number;
+  digest: Digest;
+}
+
 /**
  * What the last push of a folder read: per file, its size and stamp (inode, mtime, ctime) when it was
  * walked, and the digest of its bytes. The next push of the folder trusts that digest for a file whose
@@ -21,14 +27,14 @@ export class PushRecord {
   private constructor(
     private readonly file: string,
     private readonly folder: string,
-    private readonly known: Map<string, { size: number; stamp: FileStamp; digest: Digest }>,
+    private readonly known: Map<string, KnownFile>,
     private readonly walkedAt: number,
   ) {}
 
   /** The record of `folder` (a real path) under the cache `root`; empty when there is none. */
   static async load(cacheRoot: string, folder: string): Promise<PushRecord> {
     const file = join(cacheRoot, "pushed", `${digestHex(digestBytes(folder))}.jsonl`);
-    const known = new Map<string, { size: number; stamp: FileStamp; digest: Digest }>();
+    const known = new Map<string, KnownFile>();
     let walkedAt = 0;
     const text = await readFile(file, "utf8").catch(() => null);
     if (text !== null) {
@@ -42,7 +48,7 @@ export class PushRecord {
           const { path, size, ino, mtimeMs, ctimeMs, digest } = line;
           if (typeof path !== "string" || typeof size !== "number" || !isDigest(digest)) continue;
           if (typeof ino !== "number" || typeof mtimeMs !== "number" || typeof ctimeMs !== "number") continue;
-          known.set(path, { size, stamp: { ino, mtimeMs, ctimeMs }, digest });
+          known.set(path, line as unknown as KnownFile);
         }
       }
     }
@@ -53,10 +59,8 @@ export class PushRecord {
   digestOf(file: WalkedFile): Digest | undefined {
     const was = this.known.get(file.path);
     if (was === undefined || was.size !== file.size) return undefined;
-    const a = was.stamp;
-    const b = file.stamp;
-    if (a.ino !== b.ino || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs) return undefined;
-    if (Math.max(b.mtimeMs, b.ctimeMs) >= this.walkedAt - RACY_MS) return undefined;
+    if (was.ino !== file.ino || was.mtimeMs !== file.mtimeMs || was.ctimeMs !== file.ctimeMs) return undefined;
+    if (Math.max(file.mtimeMs, file.ctimeMs) >= this.walkedAt - RACY_MS) return undefined;
     return was.digest;
   }
 
@@ -64,7 +68,8 @@ export class PushRecord {
   async save(files: readonly (WalkedFile & { digest: Digest })[], walkedAt: number): Promise<void> {
     const lines = [JSON.stringify({ version: VERSION, folder: this.folder, walkedAt })];
     for (const f of files) {
-      lines.push(JSON.stringify({ path: f.path, size: f.size, ...f.stamp, digest: f.digest }));
+      const { path, size, ino, mtimeMs, ctimeMs, digest } = f;
+      lines.push(JSON.stringify({ path, size, ino, mtimeMs, ctimeMs, digest }));
     }
     await mkdir(join(this.file, ".."), { recursive: true });
     await writeFileAtomic(this.file, lines.join("\n") + "\n");

@@ -4,14 +4,16 @@ import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { runLimited } from "../run-limited.js";
 
-/** A regular file found in the folder: `path` is its entry path, `source` the file to read. */
-export interface WalkedFile {
+/**
+ * A regular file found in the folder: `path` is its entry path, `source` the file to read, and its
+ * stamp (see push-record.ts) is kept in the same object: a push holds one of these per file, so for
+ * a folder of a million files every object per file counts (memory and garbage collection).
+ */
+export interface WalkedFile extends FileStamp {
   path: string;
   source: string;
   /** Size at walk time (progress totals); hashing records the size it actually read. */
   size: number;
-  /** Which version of the file the walk saw: see push-record.ts. */
-  stamp: FileStamp;
 }
 
 /** Inode, modification and change times at walk time: what tells a later push the file is unchanged. */
@@ -35,16 +37,24 @@ const STAT_CONCURRENCY = 32;
 /** The calls made per folder and per file. */
 interface WalkIo {
   readdir: (dir: string) => Promise<Dirent[]>;
-  /** The stats of `pending` regular files (undefined: no longer one), in their order. */
-  stats: (pending: readonly { osPath: string }[]) => Promise<(Stats | undefined)[]>;
+  /**
+   * The walked files of `pending` regular files (undefined: no longer one), in their order. Each is
+   * built as soon as its stat is known, so that a big folder's Stats objects die young.
+   */
+  files: (pending: readonly Pending[]) => Promise<(WalkedFile | undefined)[]>;
+}
+
+interface Pending {
+  osPath: string;
+  path: string;
 }
 
 const ASYNC_IO: WalkIo = {
   readdir: (dir) => readdir(dir, { withFileTypes: true }),
-  async stats(pending) {
-    const out = new Array<Stats | undefined>(pending.length);
-    await runLimited(pending, STAT_CONCURRENCY, async ({ osPath }, i) => {
-      out[i] = fileOnly(await statOrFail(lstat, osPath));
+  async files(pending) {
+    const out = new Array<WalkedFile | undefined>(pending.length);
+    await runLimited(pending, STAT_CONCURRENCY, async ({ osPath, path }, i) => {
+      out[i] = regularFile(path, osPath, await statOrFail(lstat, osPath));
     });
     return out;
   },
@@ -52,16 +62,16 @@ const ASYNC_IO: WalkIo = {
 // A plain loop: for thousands of files, a promise per synchronous call cost as much as the call.
 const SYNC_IO: WalkIo = {
   readdir: async (dir) => readdirSync(dir, { withFileTypes: true }),
-  stats: async (pending) => pending.map(({ osPath }) => fileOnly(statOrFailSync(osPath))),
+  files: async (pending) => pending.map(({ osPath, path }) => regularFile(path, osPath, statOrFailSync(osPath))),
 };
 
 /** Replaced by something else since readdir: the hash step notices too, but skip it honestly here. */
-function fileOnly(stats: Stats): Stats | undefined {
-  return stats.isFile() ? stats : undefined;
+function regularFile(path: string, source: string, stats: Stats): WalkedFile | undefined {
+  return stats.isFile() ? walkedFile(path, source, stats) : undefined;
 }
 
-function stampOf(stats: Stats): FileStamp {
-  return { ino: stats.ino, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
+function walkedFile(path: string, source: string, stats: Stats): WalkedFile {
+  return { path, source, size: stats.size, ino: stats.ino, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
 }
 
 /**
@@ -78,8 +88,8 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
   const matcher = compilePathGlobs(exclude);
   const isExcluded = exclude.length === 0 ? () => false : (rel: string) => matcher(rel.normalize("NFC"));
   const warn = options.warn ?? (() => {});
-  const pending: { osPath: string; path: string }[] = [];
-  const links: { osPath: string; path: string }[] = [];
+  const pending: Pending[] = [];
+  const links: Pending[] = [];
   const folders: { osDir: string; prefix: string }[] = [{ osDir: root, prefix: "" }];
 
   for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
@@ -94,16 +104,11 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
     }
   }
 
-  const files: WalkedFile[] = [];
-  const stats = await io.stats(pending);
-  pending.forEach(({ osPath, path }, i) => {
-    const st = stats[i];
-    if (st !== undefined) files.push({ path, source: osPath, size: st.size, stamp: stampOf(st) });
-  });
+  const files = (await io.files(pending)).filter((file): file is WalkedFile => file !== undefined);
   await runLimited(links, STAT_CONCURRENCY, async ({ osPath, path }) => {
     const target = await followLink(root, osPath);
     if (typeof target === "string") warn(`skipping symlink ${JSON.stringify(osPath)}: ${target}`);
-    else files.push({ path: toEntryPath(path, { where: `symlink ${JSON.stringify(osPath)}` }), ...target });
+    else files.push(walkedFile(toEntryPath(path, { where: `symlink ${JSON.stringify(osPath)}` }), target.source, target.stats));
   });
   return rejectDuplicates(sortByPath(files));
 }
@@ -136,7 +141,7 @@ async function listFolder(io: WalkIo, osDir: string): Promise<Dirent[]> {
 }
 
 /** The regular file a link resolves to inside `root`, or why it is skipped. */
-async function followLink(root: string, osPath: string): Promise<{ source: string; size: number; stamp: FileStamp } | string> {
+async function followLink(root: string, osPath: string): Promise<{ source: string; stats: Stats } | string> {
   let target: string;
   try {
     target = await realpath(osPath);
@@ -151,7 +156,7 @@ async function followLink(root: string, osPath: string): Promise<{ source: strin
   const stats = await statOrFail(stat, target);
   if (stats.isDirectory()) return "it points to a folder; folder links are not followed (they could loop or repeat a subtree)";
   if (!stats.isFile()) return "it points to a special file; only regular files are pushed";
-  return { source: target, size: stats.size, stamp: stampOf(stats) };
+  return { source: target, stats };
 }
 
 /** Two names that differ only in Unicode normalization (NFD on macOS, NFC elsewhere) become one path. */
