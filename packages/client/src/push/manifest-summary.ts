@@ -10,7 +10,7 @@ const KEEP_BYTES = 16 * 1024 * 1024;
  */
 export async function summarizeManifestKeeping(
   header: { meta?: ManifestHeader["meta"] },
-  entries: readonly ManifestEntry[],
+  entries: Iterable<ManifestEntry>,
 ): Promise<{ summary: ManifestSummary; bytes: Uint8Array[] | undefined }> {
   let kept: Uint8Array[] | undefined = [];
   let keptBytes = 0;

@@ -55,10 +55,16 @@ export class PushRecord {
     return new PushRecord(file, folder, known, walkedAt);
   }
 
-  /** The digest read from this very version of the file by the last push, if it can be trusted. */
-  digestOf(file: WalkedFile): Digest | undefined {
+  /**
+   * The digest read from this very version of the file by the last push, if it can be trusted. A
+   * push asks once per path, so the record forgets the path once asked: its memory shrinks as the
+   * push's own grows.
+   */
+  takeDigest(file: WalkedFile): Digest | undefined {
     const was = this.known.get(file.path);
-    if (was === undefined || was.size !== file.size) return undefined;
+    if (was === undefined) return undefined;
+    this.known.delete(file.path);
+    if (was.size !== file.size) return undefined;
     if (was.ino !== file.ino || was.mtimeMs !== file.mtimeMs || was.ctimeMs !== file.ctimeMs) return undefined;
     if (Math.max(file.mtimeMs, file.ctimeMs) >= this.walkedAt - RACY_MS) return undefined;
     return was.digest;

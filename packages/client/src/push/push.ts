@@ -100,26 +100,24 @@ export async function push(options: PushOptions): Promise<PushReport> {
   const uploadConcurrency = uploadConcurrencyOf(options.concurrency);
   const progress = createPushProgress({ files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) }, options.onProgress ?? (() => {}));
   const { counts } = progress;
-  const known = record === undefined ? undefined : (file: WalkedFile): Digest | undefined => record.digestOf(file);
+  const known = record === undefined ? undefined : (file: WalkedFile): Digest | undefined => record.takeDigest(file);
   const run = hashAndSend({ client, pkg, files, uploadConcurrency, syncIo, known, counts, changed: progress.report });
   let hashed: (WalkedFile & { digest: Digest; meta?: JsonObject })[];
-  let entries: ManifestEntry[];
   let summary: ManifestSummary;
   let manifestBytes: Uint8Array[] | undefined;
   let distinct: Map<Digest, UploadBlob>;
   // A factory: a retried request sends the manifest again (encoded again when it was too large to keep).
-  const manifestBody = (): Readable => Readable.from(manifestBytes ?? encodeManifest(header, entries), { objectMode: false });
+  const manifestBody = (): Readable => Readable.from(manifestBytes ?? encodeManifest(header, manifestEntries(hashed)), { objectMode: false });
   let staging: Promise<boolean> | undefined;
   try {
     hashed = await run.hashed;
     progress.hashed();
-    entries = hashed.map(({ path, size, digest, meta }) => (meta === undefined ? { path, size, digest } : { path, size, digest, meta }));
     distinct = new Map();
     for (const file of hashed) if (!distinct.has(file.digest)) distinct.set(file.digest, file);
     // Built, and staged on the registry, while the last blobs are still on their way: the registry's
     // work on the manifest (checking, indexing, storing it) is then off the path between the last blob
     // stored and the revision. A registry that cannot stage it gets it with the commit instead.
-    ({ summary, bytes: manifestBytes } = await summarizeManifestKeeping(header, entries));
+    ({ summary, bytes: manifestBytes } = await summarizeManifestKeeping(header, manifestEntries(hashed)));
     staging = client.stageManifest(pkg, summary.digest, manifestBody).then(
       () => true,
       () => false,
@@ -177,6 +175,14 @@ export async function push(options: PushOptions): Promise<PushReport> {
     tags: committed.tags,
     caseCollisions,
   };
+}
+
+/**
+ * The manifest's entries, made as they are encoded rather than kept beside the hashed files: each
+ * lives only until its line is written.
+ */
+function* manifestEntries(files: readonly (WalkedFile & { digest: Digest; meta?: JsonObject })[]): Generator<ManifestEntry, void, undefined> {
+  for (const { path, size, digest, meta } of files) yield meta === undefined ? { path, size, digest } : { path, size, digest, meta };
 }
 
 /** Commits tried when the registry reports blobs missing that this push found stored or sent. */
