@@ -6,14 +6,32 @@ import { runLimited } from "../run-limited.js";
 
 /**
  * A regular file found in the folder: `path` is its entry path, `source` the file to read, and its
- * stamp (see push-record.ts) is kept in the same object: a push holds one of these per file, so for
- * a folder of a million files every object per file counts (memory and garbage collection).
+ * stamp (see push-record.ts). A push holds one of these per file until it commits, so for a folder of
+ * a million files every byte per file counts: the stamp lives in the same object, and `source` is
+ * derived from the folder and the path unless the file's name on disk differs from it (a followed
+ * symlink, a name that NFC normalization changed). `source` is a getter: a spread copy ({...file})
+ * would lose it, so code copies the fields it needs by name.
  */
-export interface WalkedFile extends FileStamp {
-  path: string;
-  source: string;
-  /** Size at walk time (progress totals); hashing records the size it actually read. */
-  size: number;
+export class WalkedFile implements FileStamp {
+  readonly #root: string;
+  readonly #osPath: string | undefined;
+  constructor(
+    root: string,
+    readonly path: string,
+    /** Size at walk time (progress totals); hashing records the size it actually read. */
+    public size: number,
+    readonly ino: number,
+    readonly mtimeMs: number,
+    readonly ctimeMs: number,
+    osPath: string,
+  ) {
+    this.#root = root;
+    this.#osPath = osPath === join(root, path) ? undefined : osPath;
+  }
+
+  get source(): string {
+    return this.#osPath ?? join(this.#root, this.path);
+  }
 }
 
 /** Inode, modification and change times at walk time: what tells a later push the file is unchanged. */
@@ -41,7 +59,7 @@ interface WalkIo {
    * The walked files of `pending` regular files (undefined: no longer one), in their order. Each is
    * built as soon as its stat is known, so that a big folder's Stats objects die young.
    */
-  files: (pending: readonly Pending[]) => Promise<(WalkedFile | undefined)[]>;
+  files: (root: string, pending: readonly Pending[]) => Promise<(WalkedFile | undefined)[]>;
 }
 
 interface Pending {
@@ -51,10 +69,10 @@ interface Pending {
 
 const ASYNC_IO: WalkIo = {
   readdir: (dir) => readdir(dir, { withFileTypes: true }),
-  async files(pending) {
+  async files(root, pending) {
     const out = new Array<WalkedFile | undefined>(pending.length);
     await runLimited(pending, STAT_CONCURRENCY, async ({ osPath, path }, i) => {
-      out[i] = regularFile(path, osPath, await statOrFail(lstat, osPath));
+      out[i] = regularFile(root, path, osPath, await statOrFail(lstat, osPath));
     });
     return out;
   },
@@ -62,16 +80,16 @@ const ASYNC_IO: WalkIo = {
 // A plain loop: for thousands of files, a promise per synchronous call cost as much as the call.
 const SYNC_IO: WalkIo = {
   readdir: async (dir) => readdirSync(dir, { withFileTypes: true }),
-  files: async (pending) => pending.map(({ osPath, path }) => regularFile(path, osPath, statOrFailSync(osPath))),
+  files: async (root, pending) => pending.map(({ osPath, path }) => regularFile(root, path, osPath, statOrFailSync(osPath))),
 };
 
 /** Replaced by something else since readdir: the hash step notices too, but skip it honestly here. */
-function regularFile(path: string, source: string, stats: Stats): WalkedFile | undefined {
-  return stats.isFile() ? walkedFile(path, source, stats) : undefined;
+function regularFile(root: string, path: string, source: string, stats: Stats): WalkedFile | undefined {
+  return stats.isFile() ? walkedFile(root, path, source, stats) : undefined;
 }
 
-function walkedFile(path: string, source: string, stats: Stats): WalkedFile {
-  return { path, source, size: stats.size, ino: stats.ino, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
+function walkedFile(root: string, path: string, source: string, stats: Stats): WalkedFile {
+  return new WalkedFile(root, path, stats.size, stats.ino, stats.mtimeMs, stats.ctimeMs, source);
 }
 
 /**
@@ -104,11 +122,11 @@ export async function walkFolder(dir: string, options: WalkOptions = {}): Promis
     }
   }
 
-  const files = (await io.files(pending)).filter((file): file is WalkedFile => file !== undefined);
+  const files = (await io.files(root, pending)).filter((file): file is WalkedFile => file !== undefined);
   await runLimited(links, STAT_CONCURRENCY, async ({ osPath, path }) => {
     const target = await followLink(root, osPath);
     if (typeof target === "string") warn(`skipping symlink ${JSON.stringify(osPath)}: ${target}`);
-    else files.push(walkedFile(toEntryPath(path, { where: `symlink ${JSON.stringify(osPath)}` }), target.source, target.stats));
+    else files.push(walkedFile(root, toEntryPath(path, { where: `symlink ${JSON.stringify(osPath)}` }), target.source, target.stats));
   });
   return rejectDuplicates(sortByPath(files));
 }
