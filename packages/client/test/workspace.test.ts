@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { findWorkspaceRoot } from "../src/workspace/find-root.js";
+import { writeFileAtomic } from "../src/workspace/json-file.js";
 import { listInstallStates, readInstallState, writeInstallState, type InstalledFile, type InstallState } from "../src/workspace/install-state.js";
 import { parseLockfile, readLockfile, writeLockfile, type Lockfile } from "../src/workspace/lockfile.js";
 import { reconcile } from "../src/workspace/reconcile.js";
@@ -192,3 +193,16 @@ describe("install state", () => {
     expect(isDpkgError(err, "E_BAD_JSON") && err.message).toContain("line 2001 is damaged");
   });
 });
+
+describe("writeFileAtomic", () => {
+  it("writes text given in pieces (more than one write chunk of ~1 MiB) exactly as the joined text", async () => {
+    const pieces = Array.from({ length: 3_000 }, (_, i) => `${i}:${"é".repeat(400)}${"x".repeat(i % 7)}\n`);
+    const file = join(tmp.path, "pieces.jsonl");
+    await writeFileAtomic(file, pieces);
+    expect(await readFile(file, "utf8")).toBe(pieces.join(""));
+    await writeFileAtomic(file, []);
+    expect(await readFile(file, "utf8")).toBe("");
+    expect(await readdir(tmp.path)).toEqual(["pieces.jsonl"]); // no temp file left
+  });
+});
+

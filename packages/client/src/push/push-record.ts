@@ -1,6 +1,7 @@
 import { digestBytes, digestHex, isDigest, type Digest } from "@dpkg/core";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
+import { fileLines } from "../file-lines.js";
 import { writeFileAtomic } from "../workspace/json-file.js";
 import type { FileStamp, WalkedFile } from "./walk.js";
 
@@ -36,21 +37,30 @@ export class PushRecord {
     const file = join(cacheRoot, "pushed", `${digestHex(digestBytes(folder))}.jsonl`);
     const known = new Map<string, KnownFile>();
     let walkedAt = 0;
-    const text = await readFile(file, "utf8").catch(() => null);
-    if (text !== null) {
-      const lines = text.split("\n");
-      const header = parse(lines[0] ?? "");
-      if (header?.version === VERSION && header.folder === folder && typeof header.walkedAt === "number") {
-        walkedAt = header.walkedAt;
-        for (let i = 1; i < lines.length; i++) {
-          const line = parse(lines[i]!);
-          if (line === null) continue;
-          const { path, size, ino, mtimeMs, ctimeMs, digest } = line;
-          if (typeof path !== "string" || typeof size !== "number" || !isDigest(digest)) continue;
-          if (typeof ino !== "number" || typeof mtimeMs !== "number" || typeof ctimeMs !== "number") continue;
-          known.set(path, line as unknown as KnownFile);
+    const handle = await open(file).catch(() => null);
+    if (handle === null) return new PushRecord(file, folder, known, walkedAt);
+    try {
+      let header: Record<string, unknown> | null | undefined;
+      for await (const text of fileLines(handle)) {
+        const line = parse(text);
+        if (header === undefined) {
+          header = line;
+          if (header?.version !== VERSION || header.folder !== folder || typeof header.walkedAt !== "number") break;
+          walkedAt = header.walkedAt;
+          continue;
         }
+        if (line === null) continue;
+        const { path, size, ino, mtimeMs, ctimeMs, digest } = line;
+        if (typeof path !== "string" || typeof size !== "number" || !isDigest(digest)) continue;
+        if (typeof ino !== "number" || typeof mtimeMs !== "number" || typeof ctimeMs !== "number") continue;
+        known.set(path, line as unknown as KnownFile);
       }
+    } catch {
+      // A record that cannot be read is ignored, never trusted (nor half trusted).
+      known.clear();
+      walkedAt = 0;
+    } finally {
+      await handle.close();
     }
     return new PushRecord(file, folder, known, walkedAt);
   }
@@ -72,13 +82,15 @@ export class PushRecord {
 
   /** Records what this push read, walked at `walkedAt` (ms since the epoch, taken before the walk). */
   async save(files: readonly (WalkedFile & { digest: Digest })[], walkedAt: number): Promise<void> {
-    const lines = [JSON.stringify({ version: VERSION, folder: this.folder, walkedAt })];
-    for (const f of files) {
-      const { path, size, ino, mtimeMs, ctimeMs, digest } = f;
-      lines.push(JSON.stringify({ path, size, ino, mtimeMs, ctimeMs, digest }));
-    }
     await mkdir(join(this.file, ".."), { recursive: true });
-    await writeFileAtomic(this.file, lines.join("\n") + "\n");
+    await writeFileAtomic(this.file, recordLines(this.folder, files, walkedAt));
+  }
+}
+
+function* recordLines(folder: string, files: readonly (WalkedFile & { digest: Digest })[], walkedAt: number): Generator<string, void, undefined> {
+  yield JSON.stringify({ version: VERSION, folder, walkedAt }) + "\n";
+  for (const { path, size, ino, mtimeMs, ctimeMs, digest } of files) {
+    yield JSON.stringify({ path, size, ino, mtimeMs, ctimeMs, digest }) + "\n";
   }
 }
 

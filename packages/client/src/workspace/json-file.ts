@@ -1,6 +1,6 @@
 import { DpkgError } from "@dpkg/core";
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -42,13 +42,21 @@ function sortKeys(value: unknown): unknown {
   return out;
 }
 
-/** Writes `file` atomically: temp file beside it, fsync, rename. Readers see the old or the new text, never half. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+/** Text gathered before each write of a file given in pieces. */
+const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Writes `file` atomically: temp file beside it, fsync, rename. Readers see the old or the new text,
+ * never half. `text` may come in pieces (lines, say): they are written in chunks of about a MiB, so
+ * that a file of a million lines is never built as one string (V8 caps strings at ~512 MB).
+ */
+export async function writeFileAtomic(file: string, text: string | Iterable<string>): Promise<void> {
   const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
     const handle = await open(temp, "wx");
     try {
-      await handle.writeFile(text, "utf8");
+      if (typeof text === "string") await handle.writeFile(text, "utf8");
+      else await writePieces(handle, text);
       await handle.sync();
     } finally {
       await handle.close();
@@ -58,6 +66,22 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
     await rm(temp, { force: true });
     throw new DpkgError("E_IO", `cannot write ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
+}
+
+/** Each writeFile on a handle goes on from where the previous one ended. */
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let chunk: string[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    chunk.push(piece);
+    length += piece.length;
+    if (length >= WRITE_CHUNK) {
+      await handle.writeFile(chunk.join(""), "utf8");
+      chunk = [];
+      length = 0;
+    }
+  }
+  if (chunk.length > 0) await handle.writeFile(chunk.join(""), "utf8");
 }
 
 /** Writes a JSON file atomically in the stable format, unless it already holds exactly that text. */
