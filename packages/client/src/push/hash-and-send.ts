@@ -5,8 +5,9 @@
  * next batches are read. Large files are hashed as they stream, then sent by reading them again with
  * every chunk checked against the digest, each as soon as its hash is known. Each distinct blob is
  * asked about and sent once. The digest and size read are recorded on the caller's file objects
- * themselves (one object per file for the whole push, which for a million files is what counts). Memory: the batches held (being sent or waiting for a request slot) are
- * at most `uploadConcurrency + 1`, of at most BATCH_BYTES each; large files are streamed.
+ * themselves (one object per file for the whole push: for a million files, that is what counts).
+ * Memory: the batches held (being sent or waiting for a request slot) are at most
+ * `uploadConcurrency + 1`, of at most BATCH_BYTES each; large files are streamed.
  */
 import type { Digest, PackageName } from "@dpkg/core";
 import type { RegistryClient } from "../registry-client.js";
