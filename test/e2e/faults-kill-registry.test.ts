@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { makeTempDir } from "../../packages/registry-server/test/helpers/temp-dir.js";
 import { dpkgEnv, runDpkg, spawnDpkg } from "../helpers/dpkg-process.js";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
-import { inspectIndex, stagedRowsNow } from "../helpers/index-db.js";
+import { grantedBlobsNow, inspectIndex, stagedRowsNow } from "../helpers/index-db.js";
 import { reportMeasured } from "../helpers/fault-report.js";
 import { runRegistryCommand, startRegistry, type RunningRegistry } from "../helpers/registry.js";
 import { entryDigests, revisionDigests } from "../helpers/registry-reads.js";
@@ -105,12 +105,14 @@ describe("kill -9 of the registry", () => {
       },
     ]);
     const push = spawnDpkg(["push", folder, "lab/commit", "--json"], { cwd: home.path, env });
+    // The manifest is staged while the blob may still be on its way: wait for both, so that the retry
+    // below finds the blob stored.
     const staged = await waitUntil(
-      "staged rows of the manifest",
+      "staged rows of the manifest, and the blob stored",
       () => {
         try {
           const n = stagedRowsNow(registry.dataDir);
-          return n > 0 ? n : undefined;
+          return n > 0 && grantedBlobsNow(registry.dataDir) > 0 ? n : undefined;
         } catch {
           return undefined; // the index is still being created
         }

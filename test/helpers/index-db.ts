@@ -34,16 +34,18 @@ export function inspectIndex(dataDir: string): IndexState {
 
 /** Rows staged for manifests not yet complete, read while the registry runs (WAL readers do not block it). */
 export function stagedRowsNow(dataDir: string): number {
+  return countNow(dataDir, "SELECT count(*) FROM entries WHERE manifest_id IN (SELECT id FROM manifests WHERE complete = 0)");
+}
+
+/** Blobs some namespace has proved to hold (stored and recorded), read while the registry runs. */
+export function grantedBlobsNow(dataDir: string): number {
+  return countNow(dataDir, "SELECT count(*) FROM blob_grants");
+}
+
+function countNow(dataDir: string, sql: string): number {
   const db = new Database(join(dataDir, "index.sqlite"), { readonly: true, fileMustExist: true });
   try {
-    return (
-      db
-        .prepare<[], number>(
-          "SELECT count(*) FROM entries WHERE manifest_id IN (SELECT id FROM manifests WHERE complete = 0)",
-        )
-        .pluck()
-        .get() ?? 0
-    );
+    return db.prepare<[], number>(sql).pluck().get() ?? 0;
   } finally {
     db.close();
   }
