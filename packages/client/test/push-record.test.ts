@@ -1,10 +1,12 @@
 import { digestBytes } from "@dpkg/core";
-import { mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, realpath, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir, type TempDir } from "../../registry-server/test/helpers/temp-dir.js";
 import { ContentCache } from "../src/cache/content-cache.js";
 import { push } from "../src/push/push.js";
+import { PushRecord } from "../src/push/push-record.js";
+import { walkFolder } from "../src/push/walk.js";
 import { RegistryClient } from "../src/registry-client.js";
 import { startTestRegistryServer, type TestRegistryServer } from "./helpers/registry-server.js";
 
@@ -101,6 +103,15 @@ describe("push: files unchanged since the last push of the folder are not read a
     } finally {
       await otherClient.close();
       await other.close();
+    }
+  });
+
+  it("vouches for each unchanged file once: a path asked about is forgotten (a push asks once per path)", async () => {
+    await push({ client, dir, pkg: PKG, cache }); // the files last changed more than 2 s before it
+    const record = await PushRecord.load(cache.root, await realpath(dir));
+    for (const file of await walkFolder(dir)) {
+      expect(record.takeDigest(file), file.path).toBe(digestBytes(await readFile(join(dir, file.path))));
+      expect(record.takeDigest(file), file.path).toBeUndefined();
     }
   });
 

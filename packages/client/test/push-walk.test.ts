@@ -40,6 +40,8 @@ describe("walkFolder", () => {
     const files = await walkFolder(dir);
     expect(files.map((f) => f.path)).toEqual(["a/z.txt", "a/été.csv", "b.txt", "café.txt", "日本/ファイル.bin"]);
     expect(files.find((f) => f.path === "café.txt")?.source).toBe(join(dir, "cafe\u0301.txt"));
+    // A name the entry path spells the same way: its source is the folder's path plus the entry path.
+    expect(files.find((f) => f.path === "a/z.txt")?.source).toBe(join(dir, "a", "z.txt"));
     expect(files.find((f) => f.path === "a/été.csv")?.size).toBe(0);
   });
 
