@@ -1,7 +1,10 @@
 import * as api from "@dpkg/core/api";
 import { digestBytes } from "@dpkg/core";
 import type { LightMyRequestResponse } from "fastify";
+import { watch } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { connect } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { blobKey } from "../../src/blob-store/layout.js";
 import { tarOf } from "../helpers/push-data.js";
@@ -97,7 +100,23 @@ describe("bad uploads: the exact error, and nothing stored changes", () => {
 
   it("stores nothing of a large blob whose upload stops half way (the connection drops)", async () => {
     const digest = digestBytes(LARGE);
-    await hangUpMidBody(`blobs/${digest}`, api.CONTENT_TYPES.blob, LARGE.length, LARGE.subarray(0, LARGE.length / 2));
+    // The registry writes the blob to a temp file in the store's .tmp folder before it learns that the
+    // connection dropped. Checking for leftovers before that file exists would pass for the wrong
+    // reason (it failed in CI when the file appeared just after the check): watch the folder from
+    // before the upload, and check once the file was created (or after 5 s, if it never was).
+    const tmpDir = join(r.dir, "blobs", ".tmp");
+    await mkdir(tmpDir, { recursive: true });
+    const watcher = watch(tmpDir);
+    const created = new Promise<void>((resolve) => {
+      watcher.once("change", () => resolve());
+      setTimeout(resolve, 5_000).unref();
+    });
+    try {
+      await hangUpMidBody(`blobs/${digest}`, api.CONTENT_TYPES.blob, LARGE.length, LARGE.subarray(0, LARGE.length / 2));
+      await created;
+    } finally {
+      watcher.close();
+    }
     await expectUnchanged();
     expect(await r.blobs.stat(blobKey(digest))).toBeNull();
     expect(await missing([digest])).toEqual([digest]);
